@@ -1,0 +1,1 @@
+"""LabelOp: self-hosted, privacy-first image annotation."""

@@ -1,0 +1,3 @@
+from labelop.cli import main
+
+main()

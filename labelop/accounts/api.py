@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from ninja import Router
+from ninja.utils import check_csrf
+
+from labelop.accounts import schemas, selectors, services
+from labelop.core.auth import signed_in
+from labelop.core.errors import Forbidden
+
+auth_router = Router(tags=["auth"])
+me_router = Router(tags=["auth"], auth=signed_in(allow_pending_password=True))
+tokens_router = Router(tags=["tokens"])
+users_router = Router(tags=["users"])
+
+
+@auth_router.get("/csrf", auth=None, response=schemas.CsrfOut, operation_id="accounts_csrf_get",
+                 summary="Set the csrftoken cookie and return its value")
+def csrf(request: HttpRequest) -> dict:
+    return {"csrf_token": get_token(request)}
+
+
+@auth_router.post("/login", auth=None, response=schemas.MeOut,
+                  operation_id="accounts_session_login", summary="Start a browser session")
+def login(request: HttpRequest, body: schemas.LoginIn) -> object:
+    if check_csrf(request) is not None:  # login needs CSRF as much as any session POST
+        raise Forbidden("CSRF verification failed: GET /api/v1/auth/csrf first and send the "
+                        "X-CSRFToken header.", code="csrf_failed")
+    user = services.session_login(request=request, username=body.username,
+                                  password=body.password)
+    return _me(user, None)
+
+
+@auth_router.post("/logout", auth=signed_in(allow_pending_password=True), response={204: None},
+                  operation_id="accounts_session_logout", summary="End the browser session")
+def logout(request: HttpRequest) -> tuple[int, None]:
+    services.session_logout(request=request, actor=request.auth)
+    return 204, None
+
+
+def _me(user: object, token_project: int | None) -> dict:
+    return {"id": user.pk, "username": user.username, "site_admin": user.is_site_admin,  # type: ignore[attr-defined]
+            "must_change_password": user.must_change_password,  # type: ignore[attr-defined]
+            "token_project": token_project}
+
+
+@me_router.get("", response=schemas.MeOut, operation_id="accounts_me_get",
+               summary="Who the caller is")
+def me(request: HttpRequest) -> dict:
+    actor = request.auth
+    return _me(actor.user, actor.scoped_project_id)
+
+
+@me_router.post("/password", response={204: None}, operation_id="accounts_password_change",
+                summary="Change the caller's own password")
+def password_change(request: HttpRequest, body: schemas.PasswordChangeIn) -> tuple[int, None]:
+    services.password_change(actor=request.auth, current=body.current_password,
+                             new=body.new_password, request=request)
+    return 204, None
+
+
+@tokens_router.get("", response=schemas.TokenPage, operation_id="accounts_token_list",
+                   summary="The caller's API tokens")
+def token_list(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> object:
+    return selectors.token_list(actor=request.auth, cursor=cursor, limit=limit)
+
+
+@tokens_router.post("", response={201: schemas.TokenCreatedOut},
+                    operation_id="accounts_token_create",
+                    summary="Create an API token; its secret is shown only in this answer")
+def token_create(request: HttpRequest, body: schemas.TokenCreateIn) -> tuple[int, object]:
+    token, raw = services.token_create(actor=request.auth, name=body.name, project_id=body.project,
+                                       expires_in_days=body.expires_in_days)
+    token.token = raw  # type: ignore[attr-defined]
+    return 201, token
+
+
+@tokens_router.delete("/{token_id}", response={204: None}, operation_id="accounts_token_revoke",
+                      summary="Revoke one of the caller's tokens")
+def token_revoke(request: HttpRequest, token_id: int) -> tuple[int, None]:
+    services.token_revoke(actor=request.auth, token_id=token_id)
+    return 204, None
+
+
+@users_router.get("", response=schemas.UserPage, operation_id="accounts_user_list",
+                  summary="All accounts (site admin)")
+def user_list(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> object:
+    return selectors.user_list(actor=request.auth, cursor=cursor, limit=limit)
+
+
+@users_router.post("", response={201: schemas.UserCreatedOut}, operation_id="accounts_user_create",
+                   summary="Create an account with a one-time password (site admin)")
+def user_create(request: HttpRequest, body: schemas.UserCreateIn) -> tuple[int, object]:
+    user, password = services.user_create(actor=request.auth, username=body.username,
+                                          site_admin=body.site_admin)
+    return 201, {**schemas.UserOut.model_validate(user).model_dump(), "password": password}
+
+
+@users_router.patch("/{username}", response=schemas.UserOut, operation_id="accounts_user_update",
+                    summary="Deactivate or reactivate an account (site admin)")
+def user_update(request: HttpRequest, username: str, body: schemas.UserUpdateIn) -> object:
+    return services.user_set_active(actor=request.auth, username=username, active=body.is_active)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import Field, StringConstraints
+
+from labelop.core.schemas import In, Name, Username
+
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+class LoginIn(In):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    password: Password
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    site_admin: bool
+    must_change_password: bool
+    token_project: int | None = None
+
+
+class PasswordChangeIn(In):
+    current_password: Password
+    new_password: Password
+
+
+class TokenCreateIn(In):
+    name: Name
+    project: int | None = None
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    project: int | None = Field(None, validation_alias="project_id")
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="The secret; shown only in this response.")
+
+
+class TokenPage(Schema):
+    items: list[TokenOut]
+    next: str | None
+
+
+class UserCreateIn(In):
+    username: Username
+    site_admin: bool = False
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    site_admin: bool = Field(validation_alias="is_site_admin")
+    is_active: bool
+    must_change_password: bool
+    last_login: datetime | None
+
+
+class UserCreatedOut(UserOut):
+    password: str = Field(description="One-time password; the user must change it at first login.")
+
+
+class UserUpdateIn(In):
+    is_active: bool
+
+
+class UserPage(Schema):
+    items: list[UserOut]
+    next: str | None

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from labelop.accounts import forms, selectors, services
+from labelop.core.errors import DomainError
+from labelop.core.pages import PageView, form_errors, post_and_redirect
+from labelop.permissions import Action, can
+from labelop.projects.selectors import project_list
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or "/"
+    ok = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                         require_https=request.is_secure())
+    return target if ok and target.startswith("/") else "/"
+
+
+class LoginView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "accounts/login.html",
+                      {"form": forms.LoginForm(), "next": _safe_next(request)})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = forms.LoginForm(request.POST)
+        if not form.is_valid():
+            form_errors(request, form)
+            return redirect("login")
+        try:
+            user = services.session_login(request=request, **form.cleaned_data)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+            return render(request, "accounts/login.html",
+                          {"form": forms.LoginForm(initial={"username": form.cleaned_data["username"]}),
+                           "next": _safe_next(request)}, status=exc.status)
+        return redirect("/password" if user.must_change_password else _safe_next(request))
+
+
+class LogoutView(View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            from labelop.permissions import Actor
+
+            services.session_logout(request=request, actor=Actor(user=request.user))  # type: ignore[arg-type]
+        logout(request)
+        return redirect("login")
+
+
+class PasswordChangeView(PageView):
+    allow_pending_password = True
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "accounts/password.html", {"form": forms.PasswordChangeForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = forms.PasswordChangeForm(request.POST)
+        if not form.is_valid():
+            form_errors(request, form)
+            return redirect("password")
+        services.password_change(actor=self.actor, current=form.cleaned_data["current_password"],
+                                 new=form.cleaned_data["new_password"], request=request)
+        messages.success(request, "Your password was changed.")
+        return redirect("/")
+
+
+class TokenListView(PageView):
+    def _form(self, data: dict | None = None) -> forms.TokenCreateForm:
+        form = forms.TokenCreateForm(data)
+        projects = project_list(actor=self.actor, limit=500).items
+        form.fields["project"].choices = [("", "All my projects")] + [  # type: ignore[attr-defined]
+            (p.pk, p.name) for p in projects]
+        return form
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tokens = selectors.token_list(actor=self.actor, limit=200).items
+        return render(request, "accounts/tokens.html", {
+            "form": self._form(), "tokens": tokens,
+            "new_token": request.session.pop("new_token", None),
+        })
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        def create(data: dict) -> None:
+            _, raw = services.token_create(actor=self.actor, name=data["name"],
+                                           project_id=data["project"],
+                                           expires_in_days=data["expires_in_days"])
+            # Shown once on the next page load, then gone from the session.
+            request.session["new_token"] = raw
+
+        return post_and_redirect(request, self._form(request.POST), create, "/tokens")
+
+
+class TokenRevokeView(PageView):
+    def post(self, request: HttpRequest, token_id: int) -> HttpResponse:
+        token = services.token_revoke(actor=self.actor, token_id=token_id)
+        messages.success(request, f"Token {token.name!r} was revoked.")
+        return HttpResponseRedirect("/tokens")
+
+
+class UserListView(PageView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        users = selectors.user_list(actor=self.actor, limit=500).items
+        return render(request, "accounts/users.html", {
+            "users": users, "form": forms.UserCreateForm(),
+            "new_user": request.session.pop("new_user", None),
+        })
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        def create(data: dict) -> None:
+            user, password = services.user_create(actor=self.actor, username=data["username"],
+                                                  site_admin=data["site_admin"])
+            request.session["new_user"] = {"username": user.username, "password": password}
+
+        return post_and_redirect(request, forms.UserCreateForm(request.POST), create, "/users")
+
+
+class UserActiveView(PageView):
+    def post(self, request: HttpRequest, username: str) -> HttpResponse:
+        active = request.POST.get("active") == "1"
+        services.user_set_active(actor=self.actor, username=username, active=active)
+        messages.success(request, f"{username} is now {'active' if active else 'deactivated'}.")
+        return HttpResponseRedirect("/users")
+
+
+def nav_context(request: HttpRequest) -> dict:
+    """What the navigation shows; decided by the policy, not by the template."""
+    from labelop.permissions import Actor
+
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    actor = Actor(user=user)  # type: ignore[arg-type]
+    return {"nav_users": can(actor, Action.USER_MANAGE)}

@@ -1,0 +1,40 @@
+"""AuditEvent: append-only and hash-chained. UPDATE and DELETE are refused by triggers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from labelop.audit.actions import AuditAction
+
+
+class AuditEvent(models.Model):
+    # seq is the chain position, assigned under the chain lock (see services.record).
+    seq = models.BigIntegerField(primary_key=True)
+    time = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The username at the time of the event, so the record reads the same after renames.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64, choices=[(a.value, a.value) for a in AuditAction])
+    project = models.ForeignKey(
+        "projects.Project", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target = models.CharField(max_length=255, blank=True)
+    # Canonical JSON text, hashed as stored: a JSON column would let the database rewrite it.
+    details = models.TextField(default="{}")
+    # Text, not inet: PostgreSQL would rewrite some addresses and break the stored hash.
+    ip = models.CharField(max_length=45, null=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "seq"]),
+            models.Index(fields=["actor", "seq"]),
+            models.Index(fields=["action", "seq"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_name or 'system'}"

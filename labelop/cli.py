@@ -1,0 +1,206 @@
+"""The `labelop` command: serve, worker, accounts, tokens and the audit log from the shell."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+
+def _setup(data_dir: str | None = None) -> None:
+    if data_dir:
+        os.environ["LABELOP_DATA_DIR"] = str(Path(data_dir).resolve())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelop.config.settings")
+    import django
+
+    django.setup()
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.option("--data-dir", envvar="LABELOP_DATA_DIR", type=click.Path(file_okay=False),
+              help="Where the database, secrets and local objects live [./labelop-data].")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None) -> None:
+    """LabelOp: self-hosted, privacy-first image annotation."""
+    ctx.obj = {"data_dir": data_dir}
+
+
+def _migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data-dir", "serve_data_dir", type=click.Path(file_okay=False),
+              help="Same as the global --data-dir.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Web worker processes.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option("--job-workers", default=1, show_default=True, type=int,
+              help="Job worker processes started beside the web server (0: none).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, serve_data_dir: str | None, workers: int,
+          threads: int, job_workers: int) -> None:
+    """Migrate, create the first site admin on an empty instance, serve with gunicorn."""
+    _setup(serve_data_dir or ctx.obj["data_dir"])
+    from django.conf import settings
+
+    from labelop.accounts.services import bootstrap_site_admin
+    from labelop.config.server import run_gunicorn
+
+    _migrate()
+    first = bootstrap_site_admin()
+    if first:
+        username, password = first
+        click.secho("\n  First start: a site admin account was created.", bold=True)
+        click.echo(f"  username: {username}\n  password: {password}")
+        click.echo("  This password is shown only now; you will choose your own at first "
+                   "sign-in.\n")
+    click.echo(f"LabelOp on http://{host}:{port}  (data: {settings.DATA_DIR}, "
+               f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+    env = {**os.environ, "LABELOP_DATA_DIR": str(settings.DATA_DIR)}
+    children = [subprocess.Popen([sys.executable, "-m", "labelop", "worker"], env=env)
+                for _ in range(job_workers)]
+    try:
+        run_gunicorn(host=host, port=port, workers=workers, threads=threads)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@main.command()
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between queue polls.")
+@click.pass_context
+def worker(ctx: click.Context, interval: float) -> None:
+    """Run background jobs from the database queue (run as many as you like, anywhere)."""
+    _setup(ctx.obj["data_dir"])
+    from django.core.management import call_command
+
+    call_command("db_worker", "--no-reload", f"--interval={interval}")
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply database migrations (serve does this itself)."""
+    _setup(ctx.obj["data_dir"])
+    _migrate()
+    click.echo("Database is up to date.")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--site-admin", is_flag=True, help="Manages the instance; sees no project data.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def createuser(ctx: click.Context, name: str, site_admin: bool, password_stdin: bool) -> None:
+    """Create an account. Without --password-stdin a one-time password is printed."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.accounts.services import user_create
+    from labelop.core.errors import DomainError
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        _, generated = user_create(actor=None, username=name, site_admin=site_admin,
+                                   password=password)
+    except DomainError as exc:
+        _fail(exc.detail)
+    click.echo(f"Created {name}{' (site admin)' if site_admin else ''}.")
+    if generated:
+        click.echo(f"One-time password (must be changed at first sign-in): {generated}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.option("--project", type=int, help="Limit the token to one project (by number).")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650))
+@click.pass_context
+def token_create(ctx: click.Context, username: str, name: str, project: int | None,
+                 expires_in_days: int | None) -> None:
+    """Create an API token for USERNAME and print it once."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.accounts.models import User
+    from labelop.accounts.services import token_create as create
+    from labelop.core.errors import DomainError
+    from labelop.permissions import Actor
+
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        _fail(f"No active user named {username!r}.")
+    try:
+        _, raw = create(actor=Actor(user=user), name=name, project_id=project,
+                        expires_in_days=expires_in_days)
+    except DomainError as exc:
+        _fail(exc.detail)
+    click.echo(raw)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Recompute the hash chain; exit 1 and name the first broken event if it fails."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.audit.services import chain_verify
+
+    result = chain_verify(actor=None)
+    if result.ok:
+        click.echo(f"OK: {result.events} events, head #{result.head_seq} {result.head_hash}")
+        return
+    _fail(f"BROKEN at event #{result.first_broken_seq}: {result.reason}")
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--project", type=int, help="Only this project's events.")
+@click.pass_context
+def audit_export(ctx: click.Context, fmt: str, project: int | None) -> None:
+    """Write every event (operator access: the whole log) to standard output."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.audit.export import ExportFormat, serialize
+    from labelop.audit.models import AuditEvent
+    from labelop.audit.selectors import audit_event_stream
+
+    events = AuditEvent.objects.all()
+    if project is not None:
+        events = events.filter(project_id=project)
+    for chunk in serialize(audit_event_stream(events), ExportFormat(fmt)):
+        sys.stdout.write(chunk)
+
+
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI document (committed as openapi.json)."""
+    _setup()
+    import json
+
+    from labelop.core.api import api
+
+    click.echo(json.dumps(api.get_openapi_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,67 @@
+"""Shared plumbing for server-rendered pages: who is signed in, and domain errors as pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views import View
+
+from labelop.core.errors import DomainError, NotFound
+from labelop.permissions import Actor
+
+
+class PageView(View):
+    """A page for a signed-in person; `self.actor` is set before the handler runs.
+
+    People whose password was set by someone else are sent to the password page first.
+    Domain errors raised by services become a message (on POST) or an error page.
+    """
+
+    allow_pending_password = False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated or not user.is_active:
+            return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")
+        if user.must_change_password and not self.allow_pending_password:  # type: ignore[union-attr]
+            return redirect("/password")
+        self.actor = Actor(user=user)  # type: ignore[arg-type]
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except NotFound:
+            return error_page(request, 404, "Not found",
+                              "This page does not exist, or you may not see it.")
+        except DomainError as exc:
+            if request.method == "POST":
+                messages.error(request, exc.detail)
+                return HttpResponseRedirect(request.path)
+            return error_page(request, exc.status, "Not allowed", exc.detail)
+
+
+def error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    return render(request, "core/error.html", {"title": title, "message": message},
+                  status=status)
+
+
+def form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = "" if field == "__all__" else f"{field}: "
+        for error in errors:
+            messages.error(request, f"{label}{error}")
+
+
+def post_and_redirect(request: HttpRequest, form: Any, action: Callable[[dict], str | None],
+                      to: str) -> HttpResponse:
+    """Validate `form`, run `action` with its cleaned data, flash its message, redirect."""
+    if form.is_valid():
+        done = action(form.cleaned_data)
+        if done:
+            messages.success(request, done)
+    else:
+        form_errors(request, form)
+    return HttpResponseRedirect(to)

@@ -1,0 +1,26 @@
+"""Page URLs of every app (the API lives under /api/v1/)."""
+
+from django.urls import path
+
+from labelop.accounts import views as accounts
+from labelop.audit import views as audit
+from labelop.projects import views as projects
+
+urlpatterns = [
+    path("login", accounts.LoginView.as_view(), name="login"),
+    path("logout", accounts.LogoutView.as_view(), name="logout"),
+    path("password", accounts.PasswordChangeView.as_view(), name="password"),
+    path("tokens", accounts.TokenListView.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/revoke", accounts.TokenRevokeView.as_view(), name="token-revoke"),
+    path("users", accounts.UserListView.as_view(), name="users"),
+    path("users/<str:username>/active", accounts.UserActiveView.as_view(), name="user-active"),
+    path("", projects.ProjectListView.as_view(), name="projects"),
+    path("projects/<int:project_id>", projects.ProjectDetailView.as_view(), name="project"),
+    path("projects/<int:project_id>/members", projects.MemberAddView.as_view(),
+         name="member-add"),
+    path("projects/<int:project_id>/members/<str:username>", projects.MemberUpdateView.as_view(),
+         name="member-update"),
+    path("projects/<int:project_id>/members/<str:username>/remove",
+         projects.MemberRemoveView.as_view(), name="member-remove"),
+    path("audit", audit.AuditLogView.as_view(), name="audit"),
+]

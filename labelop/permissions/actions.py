@@ -1,0 +1,38 @@
+"""The vocabulary of the policy: project roles and the actions they may be granted."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    REVIEWER = "reviewer"
+    ANNOTATOR = "annotator"
+
+
+class Action(StrEnum):
+    # Project-scoped: decided by the caller's role in the object's project.
+    PROJECT_VIEW = "project.view"
+    PROJECT_UPDATE = "project.update"
+    MEMBER_LIST = "member.list"
+    MEMBER_ADD = "member.add"
+    MEMBER_CHANGE = "member.change"
+    MEMBER_REMOVE = "member.remove"
+    PROJECT_AUDIT_READ = "project.audit.read"
+    TOKEN_SCOPE_TO_PROJECT = "token.scope"
+
+    # Instance-scoped: decided by who the caller is on this instance.
+    PROJECT_CREATE = "project.create"
+    USER_MANAGE = "user.manage"
+    INSTANCE_AUDIT_READ = "instance.audit.read"
+    AUDIT_VERIFY = "audit.verify"
+    TOKEN_MANAGE_OWN = "token.manage_own"
+
+
+class Principal(StrEnum):
+    """Who a caller is on the instance, for instance-scoped actions."""
+
+    USER = "user"  # any signed-in, active account
+    SITE_ADMIN = "site_admin"
+    PROJECT_OWNER = "project_owner"  # owner of at least one project

@@ -1,0 +1,25 @@
+"""Who is acting: a user, possibly through an API token, possibly a system job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labelop.accounts.models import ApiToken, User
+
+
+@dataclass
+class Actor:
+    user: User
+    token: ApiToken | None = None
+    # Memo of (project id -> role or None) for this request; the policy fills it.
+    roles: dict[int, str | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def scoped_project_id(self) -> int | None:
+        return self.token.project_id if self.token is not None else None
+
+    @property
+    def name(self) -> str:
+        return self.user.get_username()

@@ -1,0 +1,35 @@
+"""The role x action matrix, as data. Anything absent here is denied.
+
+Tests walk every cell of these tables against real objects; an endpoint whose action is
+not listed fails the authorization matrix test.
+"""
+
+from __future__ import annotations
+
+from labelop.permissions.actions import Action, Principal, Role
+
+OWNER, REVIEWER, ANNOTATOR = Role.OWNER, Role.REVIEWER, Role.ANNOTATOR
+ALL_ROLES = frozenset(Role)
+
+PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
+    Action.PROJECT_VIEW: ALL_ROLES,
+    Action.PROJECT_UPDATE: frozenset({OWNER}),
+    Action.MEMBER_LIST: frozenset({OWNER, REVIEWER}),
+    Action.MEMBER_ADD: frozenset({OWNER}),
+    Action.MEMBER_CHANGE: frozenset({OWNER}),
+    Action.MEMBER_REMOVE: frozenset({OWNER}),
+    Action.PROJECT_AUDIT_READ: frozenset({OWNER}),
+    Action.TOKEN_SCOPE_TO_PROJECT: ALL_ROLES,
+}
+
+INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {
+    Action.PROJECT_CREATE: frozenset({Principal.USER}),
+    Action.USER_MANAGE: frozenset({Principal.SITE_ADMIN}),
+    Action.INSTANCE_AUDIT_READ: frozenset({Principal.SITE_ADMIN}),
+    Action.AUDIT_VERIFY: frozenset({Principal.SITE_ADMIN, Principal.PROJECT_OWNER}),
+    Action.TOKEN_MANAGE_OWN: frozenset({Principal.USER}),
+}
+
+# A token scoped to one project may act only inside it; of the instance actions it keeps
+# only the management of the caller's own tokens (and cannot widen its own scope).
+SCOPED_TOKEN_INSTANCE_ACTIONS = frozenset({Action.TOKEN_MANAGE_OWN})

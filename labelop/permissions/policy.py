@@ -1,0 +1,110 @@
+"""can / require / scope: the only code that reads roles or the site-admin flag."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+from labelop.core.errors import Forbidden, NotFound
+from labelop.permissions.actions import Action, Principal, Role
+from labelop.permissions.actor import Actor
+from labelop.permissions.matrix import (
+    INSTANCE_MATRIX,
+    PROJECT_MATRIX,
+    SCOPED_TOKEN_INSTANCE_ACTIONS,
+)
+
+M = TypeVar("M", bound=Model)
+
+
+def _project_id_of(obj: Any) -> int | None:
+    """The project an object belongs to: a Project, or anything with a project_id."""
+    from labelop.projects.models import Project
+
+    if isinstance(obj, Project):
+        return obj.pk
+    return getattr(obj, "project_id", None)
+
+
+def role_in(actor: Actor, project_id: int) -> Role | None:
+    """The actor's role in a project (None for non-members and out-of-scope tokens)."""
+    from labelop.projects.models import Membership
+
+    if not actor.user.is_active:
+        return None
+    if actor.scoped_project_id is not None and actor.scoped_project_id != project_id:
+        return None
+    if project_id not in actor.roles:
+        actor.roles[project_id] = (
+            Membership.objects.filter(project_id=project_id, user=actor.user)
+            .values_list("role", flat=True)
+            .first()
+        )
+    role = actor.roles[project_id]
+    return Role(role) if role else None
+
+
+def _principals(actor: Actor) -> set[Principal]:
+    from labelop.projects.models import Membership
+
+    user = actor.user
+    if not user.is_active:
+        return set()
+    found = {Principal.USER}
+    if user.is_site_admin:
+        found.add(Principal.SITE_ADMIN)
+    owned = Membership.objects.filter(user=user, role=Role.OWNER)
+    if actor.scoped_project_id is not None:
+        owned = owned.filter(project_id=actor.scoped_project_id)
+    if owned.exists():
+        found.add(Principal.PROJECT_OWNER)
+    return found
+
+
+def can(actor: Actor | None, action: Action, obj: Any = None) -> bool:
+    """Whether the actor may perform `action` (on `obj`, for project-scoped actions)."""
+    if actor is None:
+        return False
+    if action in INSTANCE_MATRIX:
+        if actor.scoped_project_id is not None and action not in SCOPED_TOKEN_INSTANCE_ACTIONS:
+            return False
+        return bool(_principals(actor) & INSTANCE_MATRIX[action])
+    allowed = PROJECT_MATRIX.get(action)
+    project_id = _project_id_of(obj)
+    if allowed is None or project_id is None:
+        return False  # deny by default: unknown action or no project context
+    role = role_in(actor, project_id)
+    return role is not None and role in allowed
+
+
+def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
+    """Raise unless `can`: NotFound when the object is hidden from the actor, else Forbidden."""
+    if can(actor, action, obj):
+        return
+    if action in INSTANCE_MATRIX:
+        raise Forbidden(f"This account may not perform {action.value}.")
+    project_id = _project_id_of(obj)
+    if project_id is not None and can(actor, Action.PROJECT_VIEW, obj):
+        raise Forbidden(f"Your role in this project does not allow {action.value}.")
+    raise NotFound("Not found.")
+
+
+def scope(actor: Actor | None, action: Action, qs: QuerySet[M]) -> QuerySet[M]:
+    """Narrow `qs` to the rows on which the actor may perform `action`."""
+    from labelop.projects.models import Membership, Project
+
+    if actor is None or not actor.user.is_active:
+        return qs.none()
+    if action in INSTANCE_MATRIX:
+        return qs if can(actor, action) else qs.none()
+    roles = PROJECT_MATRIX.get(action)
+    if roles is None:
+        return qs.none()
+    memberships = Membership.objects.filter(user=actor.user, role__in=roles)
+    if actor.scoped_project_id is not None:
+        memberships = memberships.filter(project_id=actor.scoped_project_id)
+    project_ids = memberships.values("project_id")
+    if qs.model is Project:
+        return qs.filter(pk__in=project_ids)
+    return qs.filter(project_id__in=project_ids)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router
+
+from labelop.permissions import role_in
+from labelop.projects import schemas, selectors, services
+from labelop.projects.models import Project
+
+router = Router(tags=["projects"])
+
+
+def _out(request: HttpRequest, project: Project) -> dict:
+    data = schemas.ProjectOut.model_validate(project).model_dump()
+    data["my_role"] = role_in(request.auth, project.pk)
+    return data
+
+
+@router.get("", response=schemas.ProjectPage, operation_id="projects_project_list",
+            summary="Projects the caller is a member of")
+def project_list(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> dict:
+    page = selectors.project_list(actor=request.auth, cursor=cursor, limit=limit)
+    return {"items": [_out(request, p) for p in page.items], "next": page.next}
+
+
+@router.post("", response={201: schemas.ProjectOut}, operation_id="projects_project_create",
+             summary="Create a project; the caller becomes its owner")
+def project_create(request: HttpRequest, body: schemas.ProjectCreateIn) -> tuple[int, dict]:
+    project = services.project_create(
+        actor=request.auth, name=body.name, sensitivity=body.sensitivity,
+        description=body.description, labels=[label.model_dump() for label in body.labels],
+    )
+    return 201, _out(request, project)
+
+
+@router.get("/{project_id}", response=schemas.ProjectOut, operation_id="projects_project_get",
+            summary="One project")
+def project_get(request: HttpRequest, project_id: int) -> dict:
+    return _out(request, selectors.project_get(actor=request.auth, project_id=project_id))
+
+
+@router.patch("/{project_id}", response=schemas.ProjectOut,
+              operation_id="projects_project_update",
+              summary="Rename, describe, or tighten the profile (owners)")
+def project_update(request: HttpRequest, project_id: int, body: schemas.ProjectUpdateIn) -> dict:
+    project = selectors.project_get(actor=request.auth, project_id=project_id)
+    project = services.project_update(actor=request.auth, project=project, name=body.name,
+                                      description=body.description, sensitivity=body.sensitivity)
+    return _out(request, project)
+
+
+@router.get("/{project_id}/members", response=schemas.MemberPage,
+            operation_id="projects_member_list", summary="Members and their roles")
+def member_list(request: HttpRequest, project_id: int, cursor: str | None = None,
+                limit: int = 100) -> object:
+    project = selectors.project_get(actor=request.auth, project_id=project_id)
+    return selectors.member_list(actor=request.auth, project=project, cursor=cursor, limit=limit)
+
+
+@router.post("/{project_id}/members", response={201: schemas.MemberOut},
+             operation_id="projects_member_add", summary="Add a member with one role (owners)")
+def member_add(request: HttpRequest, project_id: int, body: schemas.MemberIn) -> tuple[int, object]:
+    project = selectors.project_get(actor=request.auth, project_id=project_id)
+    return 201, services.member_add(actor=request.auth, project=project,
+                                    username=body.username, role=body.role)
+
+
+@router.patch("/{project_id}/members/{username}", response=schemas.MemberOut,
+              operation_id="projects_member_update", summary="Change a member's role (owners)")
+def member_update(request: HttpRequest, project_id: int, username: str,
+                  body: schemas.MemberUpdateIn) -> object:
+    project = selectors.project_get(actor=request.auth, project_id=project_id)
+    return services.member_change_role(actor=request.auth, project=project, username=username,
+                                       role=body.role)
+
+
+@router.delete("/{project_id}/members/{username}", response={204: None},
+               operation_id="projects_member_remove", summary="Remove a member (owners)")
+def member_remove(request: HttpRequest, project_id: int, username: str) -> tuple[int, None]:
+    project = selectors.project_get(actor=request.auth, project_id=project_id)
+    services.member_remove(actor=request.auth, project=project, username=username)
+    return 204, None
+
+

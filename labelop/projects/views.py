@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from labelop.core.pages import PageView, post_and_redirect
+from labelop.permissions import Action, Role, can, role_in
+from labelop.projects import forms, selectors, services
+from labelop.projects.models import Sensitivity
+
+
+class ProjectListView(PageView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        page = selectors.project_list(actor=self.actor, cursor=request.GET.get("cursor"))
+        rows = [(p, role_in(self.actor, p.pk)) for p in page.items]
+        return render(request, "projects/list.html", {
+            "rows": rows, "next": page.next, "form": forms.ProjectCreateForm(),
+            "can_create": can(self.actor, Action.PROJECT_CREATE),
+        })
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        created: dict = {}
+
+        def create(data: dict) -> str:
+            project = services.project_create(
+                actor=self.actor, name=data["name"], description=data["description"],
+                sensitivity=Sensitivity(data["sensitivity"]))
+            created["url"] = f"/projects/{project.pk}"
+            return f"Project {project.name!r} was created; you are its owner."
+
+        response = post_and_redirect(request, forms.ProjectCreateForm(request.POST), create, "/")
+        return HttpResponseRedirect(created["url"]) if created else response
+
+
+class ProjectDetailView(PageView):
+    def get(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = selectors.project_get(actor=self.actor, project_id=project_id)
+        can_list = can(self.actor, Action.MEMBER_LIST, project)
+        members = (selectors.member_list(actor=self.actor, project=project, limit=500).items
+                   if can_list else [])
+        return render(request, "projects/detail.html", {
+            "project": project,
+            "my_role": role_in(self.actor, project.pk),
+            "members": members,
+            "can_list_members": can_list,
+            "can_manage_members": can(self.actor, Action.MEMBER_ADD, project),
+            "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
+            "roles": [r.value for r in Role],
+            "add_form": forms.MemberAddForm(),
+        })
+
+
+class MemberAddView(PageView):
+    def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = selectors.project_get(actor=self.actor, project_id=project_id)
+
+        def add(data: dict) -> str:
+            services.member_add(actor=self.actor, project=project, username=data["username"],
+                                role=Role(data["role"]))
+            return f"{data['username']} was added as {data['role']}."
+
+        return post_and_redirect(request, forms.MemberAddForm(request.POST), add,
+                                 f"/projects/{project.pk}")
+
+
+class MemberUpdateView(PageView):
+    def post(self, request: HttpRequest, project_id: int, username: str) -> HttpResponse:
+        project = selectors.project_get(actor=self.actor, project_id=project_id)
+
+        def change(data: dict) -> str:
+            services.member_change_role(actor=self.actor, project=project, username=username,
+                                        role=Role(data["role"]))
+            return f"{username} is now {data['role']}."
+
+        return post_and_redirect(request, forms.MemberRoleForm(request.POST), change,
+                                 f"/projects/{project.pk}")
+
+
+class MemberRemoveView(PageView):
+    def post(self, request: HttpRequest, project_id: int, username: str) -> HttpResponse:
+        project = selectors.project_get(actor=self.actor, project_id=project_id)
+        services.member_remove(actor=self.actor, project=project, username=username)
+        from django.contrib import messages
+
+        messages.success(request, f"{username} was removed from the project.")
+        return HttpResponseRedirect(f"/projects/{project.pk}")
