@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from ninja import Router
+from ninja import Router, Status
 from ninja.utils import check_csrf
 
 from labelop.accounts import schemas, selectors, services
@@ -34,9 +34,9 @@ def login(request: HttpRequest, body: schemas.LoginIn) -> object:
 
 @auth_router.post("/logout", auth=signed_in(allow_pending_password=True), response={204: None},
                   operation_id="accounts_session_logout", summary="End the browser session")
-def logout(request: HttpRequest) -> tuple[int, None]:
+def logout(request: HttpRequest) -> Status:
     services.session_logout(request=request, actor=request.auth)
-    return 204, None
+    return Status(204, None)
 
 
 def _me(user: object, token_project: int | None) -> dict:
@@ -54,10 +54,10 @@ def me(request: HttpRequest) -> dict:
 
 @me_router.post("/password", response={204: None}, operation_id="accounts_password_change",
                 summary="Change the caller's own password")
-def password_change(request: HttpRequest, body: schemas.PasswordChangeIn) -> tuple[int, None]:
+def password_change(request: HttpRequest, body: schemas.PasswordChangeIn) -> Status:
     services.password_change(actor=request.auth, current=body.current_password,
                              new=body.new_password, request=request)
-    return 204, None
+    return Status(204, None)
 
 
 @tokens_router.get("", response=schemas.TokenPage, operation_id="accounts_token_list",
@@ -69,18 +69,18 @@ def token_list(request: HttpRequest, cursor: str | None = None, limit: int = 50)
 @tokens_router.post("", response={201: schemas.TokenCreatedOut},
                     operation_id="accounts_token_create",
                     summary="Create an API token; its secret is shown only in this answer")
-def token_create(request: HttpRequest, body: schemas.TokenCreateIn) -> tuple[int, object]:
+def token_create(request: HttpRequest, body: schemas.TokenCreateIn) -> Status:
     token, raw = services.token_create(actor=request.auth, name=body.name, project_id=body.project,
                                        expires_in_days=body.expires_in_days)
     token.token = raw  # type: ignore[attr-defined]
-    return 201, token
+    return Status(201, token)
 
 
 @tokens_router.delete("/{token_id}", response={204: None}, operation_id="accounts_token_revoke",
                       summary="Revoke one of the caller's tokens")
-def token_revoke(request: HttpRequest, token_id: int) -> tuple[int, None]:
+def token_revoke(request: HttpRequest, token_id: int) -> Status:
     services.token_revoke(actor=request.auth, token_id=token_id)
-    return 204, None
+    return Status(204, None)
 
 
 @users_router.get("", response=schemas.UserPage, operation_id="accounts_user_list",
@@ -91,10 +91,11 @@ def user_list(request: HttpRequest, cursor: str | None = None, limit: int = 50) 
 
 @users_router.post("", response={201: schemas.UserCreatedOut}, operation_id="accounts_user_create",
                    summary="Create an account with a one-time password (site admin)")
-def user_create(request: HttpRequest, body: schemas.UserCreateIn) -> tuple[int, object]:
+def user_create(request: HttpRequest, body: schemas.UserCreateIn) -> Status:
     user, password = services.user_create(actor=request.auth, username=body.username,
                                           site_admin=body.site_admin)
-    return 201, {**schemas.UserOut.model_validate(user).model_dump(), "password": password}
+    user.one_time_password = password  # type: ignore[attr-defined]
+    return Status(201, user)
 
 
 @users_router.patch("/{username}", response=schemas.UserOut, operation_id="accounts_user_update",

@@ -74,7 +74,8 @@ class UserOut(Schema):
 
 
 class UserCreatedOut(UserOut):
-    password: str = Field(description="One-time password; the user must change it at first login.")
+    password: str = Field(validation_alias="one_time_password",
+                          description="One-time password; the user must change it at first login.")
 
 
 class UserUpdateIn(In):

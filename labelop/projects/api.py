@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from labelop.permissions import role_in
 from labelop.projects import schemas, selectors, services
@@ -25,12 +25,12 @@ def project_list(request: HttpRequest, cursor: str | None = None, limit: int = 5
 
 @router.post("", response={201: schemas.ProjectOut}, operation_id="projects_project_create",
              summary="Create a project; the caller becomes its owner")
-def project_create(request: HttpRequest, body: schemas.ProjectCreateIn) -> tuple[int, dict]:
+def project_create(request: HttpRequest, body: schemas.ProjectCreateIn) -> Status:
     project = services.project_create(
         actor=request.auth, name=body.name, sensitivity=body.sensitivity,
         description=body.description, labels=[label.model_dump() for label in body.labels],
     )
-    return 201, _out(request, project)
+    return Status(201, _out(request, project))
 
 
 @router.get("/{project_id}", response=schemas.ProjectOut, operation_id="projects_project_get",
@@ -59,10 +59,10 @@ def member_list(request: HttpRequest, project_id: int, cursor: str | None = None
 
 @router.post("/{project_id}/members", response={201: schemas.MemberOut},
              operation_id="projects_member_add", summary="Add a member with one role (owners)")
-def member_add(request: HttpRequest, project_id: int, body: schemas.MemberIn) -> tuple[int, object]:
+def member_add(request: HttpRequest, project_id: int, body: schemas.MemberIn) -> Status:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
-    return 201, services.member_add(actor=request.auth, project=project,
-                                    username=body.username, role=body.role)
+    return Status(201, services.member_add(actor=request.auth, project=project,
+                                           username=body.username, role=body.role))
 
 
 @router.patch("/{project_id}/members/{username}", response=schemas.MemberOut,
@@ -76,9 +76,9 @@ def member_update(request: HttpRequest, project_id: int, username: str,
 
 @router.delete("/{project_id}/members/{username}", response={204: None},
                operation_id="projects_member_remove", summary="Remove a member (owners)")
-def member_remove(request: HttpRequest, project_id: int, username: str) -> tuple[int, None]:
+def member_remove(request: HttpRequest, project_id: int, username: str) -> Status:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
     services.member_remove(actor=request.auth, project=project, username=username)
-    return 204, None
+    return Status(204, None)
 
 

@@ -1,0 +1,129 @@
+"""Shared fixtures: real database (SQLite file or PostgreSQL), real objects, API clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from labelop.accounts.models import User
+from labelop.accounts.services import token_create
+from labelop.audit.models import AuditEvent
+from labelop.core import append_only
+from labelop.permissions import Actor, Role
+from labelop.projects.models import Membership, Project, Sensitivity
+
+
+def _wants_transaction(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return ("transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+            or bool(marker and marker.kwargs.get("transaction")))
+
+
+@pytest.fixture(autouse=True)
+def _append_only_triggers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Keep the append-only triggers in place for every test, and lift them only for the
+    moment a transactional test's database is emptied (flush would otherwise be refused)."""
+    if not (request.node.get_closest_marker("django_db") or "db" in request.fixturenames
+            or _wants_transaction(request)):
+        yield
+        return
+    transactional = _wants_transaction(request)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    for table in append_only.APPEND_ONLY_TABLES:
+        append_only.install(connection, table)
+    yield
+    if transactional:
+        for table in append_only.APPEND_ONLY_TABLES:
+            append_only.uninstall(connection, table)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: object) -> None:
+    # Argon2 is the production hasher (tests/accounts check it); tests that do not look at
+    # hashes use a fast one so that hundreds of accounts cost milliseconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, *, site_admin: bool = False, password: str = PASSWORD) -> User:
+    user = User(username=username, is_superuser=site_admin, is_staff=site_admin)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@dataclass
+class World:
+    """One project with a person in each role, plus an outsider and a site admin."""
+
+    project: Project
+    other_project: Project
+    users: dict[str, User]
+
+    def actor(self, who: str) -> Actor:
+        return Actor(user=self.users[who])
+
+
+WHO = ("owner", "reviewer", "annotator", "outsider", "site_admin")
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    users = {who: make_user(who, site_admin=(who == "site_admin")) for who in WHO}
+    users["target"] = make_user("target")
+    project = Project.objects.create(name="Scans", sensitivity=Sensitivity.RESTRICTED,
+                                     created_by=users["owner"])
+    for who, role in (("owner", Role.OWNER), ("reviewer", Role.REVIEWER),
+                      ("annotator", Role.ANNOTATOR), ("target", Role.ANNOTATOR)):
+        Membership.objects.create(project=project, user=users[who], role=role)
+    other = Project.objects.create(name="Other team", sensitivity=Sensitivity.STANDARD,
+                                   created_by=users["outsider"])
+    Membership.objects.create(project=other, user=users["outsider"], role=Role.OWNER)
+    return World(project=project, other_project=other, users=users)
+
+
+class Api:
+    """A JSON client for /api/v1 authenticating with a bearer token (or anonymous)."""
+
+    def __init__(self, token: str | None = None, client: Client | None = None) -> None:
+        self.client = client or Client()
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def call(self, method: str, path: str, body: object = None, **extra: str):
+        kwargs: dict = {"headers": {**self.headers, **extra}}
+        if body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs["content_type"] = "application/json"
+        return getattr(self.client, method.lower())(f"/api/v1{path}", **kwargs)
+
+    def get(self, path: str, **kw: str):
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: object = None, **kw: str):
+        return self.call("POST", path, body, **kw)
+
+    def patch(self, path: str, body: object = None, **kw: str):
+        return self.call("PATCH", path, body, **kw)
+
+    def delete(self, path: str, **kw: str):
+        return self.call("DELETE", path, **kw)
+
+
+def api_for(user: User | None, project: Project | None = None) -> Api:
+    if user is None:
+        return Api()
+    _, raw = token_create(actor=Actor(user=user), name="test",
+                          project_id=project.pk if project else None)
+    return Api(raw)
+
+
+@pytest.fixture
+def audit_count() -> callable:
+    return lambda: AuditEvent.objects.count()

@@ -1,0 +1,142 @@
+"""Every API endpoint x every kind of caller, with the expected status derived from the
+policy tables. An endpoint added without a case here fails `test_every_endpoint_has_a_case`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from labelop.accounts.models import ApiToken
+from labelop.audit.models import AuditEvent
+from labelop.core.api import api
+from labelop.permissions import Action, Role
+from labelop.permissions.actions import Principal
+from labelop.permissions.matrix import INSTANCE_MATRIX, PROJECT_MATRIX
+from tests.conftest import PASSWORD, WHO, World, api_for
+
+CALLERS = ("anonymous", *WHO)
+ROLE_OF = {"owner": Role.OWNER, "reviewer": Role.REVIEWER, "annotator": Role.ANNOTATOR}
+PRINCIPALS = {
+    "owner": {Principal.USER, Principal.PROJECT_OWNER},
+    # The outsider owns a project of their own: PROJECT_OWNER, but not of this project.
+    "outsider": {Principal.USER, Principal.PROJECT_OWNER},
+    "reviewer": {Principal.USER},
+    "annotator": {Principal.USER},
+    "site_admin": {Principal.USER, Principal.SITE_ADMIN},
+}
+
+SCOPED = object()  # any signed-in caller succeeds; the rows are narrowed by scope()
+PUBLIC = object()  # no sign-in needed
+
+
+@dataclass
+class Case:
+    operation_id: str
+    method: str
+    path: Callable[[World], str]
+    ok: int
+    action: object  # an Action, SCOPED or PUBLIC
+    body: Callable[[World], object] | None = None
+    mutates: bool = field(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.operation_id}:{self.method}"
+
+
+def _newest_token_id() -> int:
+    newest = ApiToken.objects.order_by("pk").last()  # the caller's own token, made just before
+    return newest.pk if newest else 1
+
+
+def _p(w: World) -> str:
+    return f"/projects/{w.project.pk}"
+
+
+CASES = [
+    Case("core_health_get", "GET", lambda w: "/health", 200, PUBLIC, mutates=False),
+    Case("accounts_csrf_get", "GET", lambda w: "/auth/csrf", 200, PUBLIC, mutates=False),
+    Case("accounts_session_login", "POST", lambda w: "/auth/login", 200, PUBLIC,
+         body=lambda w: {"username": "owner", "password": PASSWORD}),
+    Case("accounts_session_logout", "POST", lambda w: "/auth/logout", 204, SCOPED),
+    Case("accounts_me_get", "GET", lambda w: "/me", 200, SCOPED, mutates=False),
+    Case("accounts_password_change", "POST", lambda w: "/me/password", 422, SCOPED,
+         body=lambda w: {"current_password": "wrong", "new_password": "x"}),
+    Case("accounts_token_list", "GET", lambda w: "/tokens", 200, Action.TOKEN_MANAGE_OWN,
+         mutates=False),
+    Case("accounts_token_create", "POST", lambda w: "/tokens", 201, Action.TOKEN_MANAGE_OWN,
+         body=lambda w: {"name": "ci"}),
+    Case("accounts_token_create", "POST", lambda w: "/tokens", 201,
+         Action.TOKEN_SCOPE_TO_PROJECT, body=lambda w: {"name": "ci", "project": w.project.pk}),
+    Case("accounts_token_revoke", "DELETE", lambda w: f"/tokens/{_newest_token_id()}", 204,
+         Action.TOKEN_MANAGE_OWN),
+    Case("accounts_user_list", "GET", lambda w: "/users", 200, Action.USER_MANAGE, mutates=False),
+    Case("accounts_user_create", "POST", lambda w: "/users", 201, Action.USER_MANAGE,
+         body=lambda w: {"username": "newcomer"}),
+    Case("accounts_user_update", "PATCH", lambda w: "/users/target", 200, Action.USER_MANAGE,
+         body=lambda w: {"is_active": False}),
+    Case("projects_project_list", "GET", lambda w: "/projects", 200, SCOPED, mutates=False),
+    Case("projects_project_create", "POST", lambda w: "/projects", 201, Action.PROJECT_CREATE,
+         body=lambda w: {"name": "New", "sensitivity": "local_only"}),
+    Case("projects_project_get", "GET", _p, 200, Action.PROJECT_VIEW, mutates=False),
+    Case("projects_project_update", "PATCH", _p, 200, Action.PROJECT_UPDATE,
+         body=lambda w: {"name": "Renamed"}),
+    Case("projects_member_list", "GET", lambda w: f"{_p(w)}/members", 200, Action.MEMBER_LIST,
+         mutates=False),
+    Case("projects_member_add", "POST", lambda w: f"{_p(w)}/members", 201, Action.MEMBER_ADD,
+         body=lambda w: {"username": "site_admin", "role": "annotator"}),
+    Case("projects_member_update", "PATCH", lambda w: f"{_p(w)}/members/target", 200,
+         Action.MEMBER_CHANGE, body=lambda w: {"role": "reviewer"}),
+    Case("projects_member_remove", "DELETE", lambda w: f"{_p(w)}/members/target", 204,
+         Action.MEMBER_REMOVE),
+    Case("audit_event_list", "GET", lambda w: "/audit", 200, SCOPED, mutates=False),
+    Case("audit_event_list", "GET", lambda w: f"/audit?project={w.project.pk}", 200,
+         Action.PROJECT_AUDIT_READ, mutates=False),
+    Case("audit_chain_verify", "GET", lambda w: "/audit/verify", 200, Action.AUDIT_VERIFY,
+         mutates=False),
+    Case("audit_event_export", "GET", lambda w: "/audit/export?format=csv", 200, SCOPED),
+]
+
+
+def expected_status(case: Case, who: str) -> int:
+    """What the policy tables say this caller gets."""
+    if case.action is PUBLIC:
+        return case.ok
+    if who == "anonymous":
+        return 401
+    if case.action is SCOPED:
+        return case.ok
+    if case.action in INSTANCE_MATRIX:
+        return case.ok if PRINCIPALS[who] & INSTANCE_MATRIX[case.action] else 403
+    role = ROLE_OF.get(who)
+    if role is None:
+        return 404  # not a member: the project is hidden, not forbidden
+    return case.ok if role in PROJECT_MATRIX[case.action] else 403
+
+
+def test_every_endpoint_has_a_case() -> None:
+    schema = api.get_openapi_schema()
+    served = {op["operationId"] for item in schema["paths"].values() for op in item.values()}
+    assert served == {c.operation_id for c in CASES}
+
+
+def test_every_action_is_in_a_matrix() -> None:
+    assert set(Action) == set(PROJECT_MATRIX) | set(INSTANCE_MATRIX)
+
+
+@pytest.mark.parametrize("who", CALLERS)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_authorization_matrix(world: World, case: Case, who: str) -> None:
+    client = api_for(world.users.get(who))
+    events_before = AuditEvent.objects.count()
+    want = expected_status(case, who)
+
+    response = client.call(case.method, case.path(world), case.body(world) if case.body else None)
+
+    assert response.status_code == want, response.content
+    if want >= 400:
+        assert response["Content-Type"] == "application/problem+json"
+        if case.mutates or want in (401, 403, 404):
+            assert AuditEvent.objects.count() == events_before, "a refusal wrote an audit event"
