@@ -16,6 +16,7 @@ from labelop.audit.models import AuditEvent
 from labelop.core import append_only
 from labelop.permissions import Actor, Role
 from labelop.projects.models import Membership, Project, Sensitivity
+from tests.openapi_check import check_response
 
 
 def _wants_transaction(request: pytest.FixtureRequest) -> bool:
@@ -101,7 +102,12 @@ class Api:
         if body is not None:
             kwargs["data"] = json.dumps(body)
             kwargs["content_type"] = "application/json"
-        return getattr(self.client, method.lower())(f"/api/v1{path}", **kwargs)
+        response = getattr(self.client, method.lower())(f"/api/v1{path}", **kwargs)
+        # Every JSON answer the tests see must match the committed openapi.json.
+        if not response.streaming:
+            check_response(method, f"/api/v1{path}", response.status_code,
+                           response.get("Content-Type", ""), response.content)
+        return response
 
     def get(self, path: str, **kw: str):
         return self.call("GET", path, **kw)

@@ -161,9 +161,10 @@ def token_create(*, actor: Actor, name: str, project_id: int | None = None,
     days = expires_in_days or settings.LABELOP_TOKEN_DEFAULT_DAYS
     secret = secrets.token_urlsafe(32)
     raw = f"{TOKEN_PREFIX}{secret}"
+    now = timezone.now()
     token = ApiToken.objects.create(
         user=actor.user, name=name, prefix=raw[: len(TOKEN_PREFIX) + 6], digest=_digest(raw),
-        project=project, expires_at=timezone.now() + timedelta(days=days),
+        project=project, created_at=now, expires_at=now + timedelta(days=days),
     )
     record(actor=actor, action=AuditAction.TOKEN_CREATED, project=project,
            target=f"token:{token.pk}", details={"name": name, "expires_in_days": days})
