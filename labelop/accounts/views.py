@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -95,6 +97,9 @@ class TokenListView(PageView):
 
 
 class TokenRevokeView(PageView):
+    def return_to(self, **kwargs: Any) -> str:
+        return "/tokens"
+
     def post(self, request: HttpRequest, token_id: int) -> HttpResponse:
         token = services.token_revoke(actor=self.actor, token_id=token_id)
         messages.success(request, f"Token {token.name!r} was revoked.")
@@ -119,6 +124,9 @@ class UserListView(PageView):
 
 
 class UserActiveView(PageView):
+    def return_to(self, **kwargs: Any) -> str:
+        return "/users"
+
     def post(self, request: HttpRequest, username: str) -> HttpResponse:
         active = request.POST.get("active") == "1"
         services.user_set_active(actor=self.actor, username=username, active=active)

@@ -100,7 +100,10 @@ def events_export(*, actor: Actor, fmt: ExportFormat, project_id: int | None = N
     """Record the export, then stream the events the actor may read."""
     events = audit_events(actor=actor, project_id=project_id, actor_name=actor_name,
                           action=action, since=since)
-    record(actor=actor, action=AuditAction.AUDIT_EXPORTED,
-           details={"format": fmt.value, "project": project_id, "actor": actor_name,
-                    "action": action, "since": since.isoformat() if since else None})
+    from labelop.projects.models import Project
+
+    project = Project.objects.get(pk=project_id) if project_id is not None else None
+    record(actor=actor, action=AuditAction.AUDIT_EXPORTED, project=project,
+           details={"format": fmt.value, "actor": actor_name, "action": action,
+                    "since": since.isoformat() if since else None})
     return serialize(audit_event_stream(events), fmt)

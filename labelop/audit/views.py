@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -26,9 +26,10 @@ def _date_or_none(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.fromisoformat(raw)
+        since = datetime.fromisoformat(raw)
     except ValueError:
         raise Invalid("The 'since' filter must be a date like 2026-12-01.") from None
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 class AuditLogView(PageView):

@@ -24,6 +24,10 @@ class PageView(View):
 
     allow_pending_password = False
 
+    def return_to(self, **kwargs: Any) -> str:
+        """Where a refused form post sends the person back to (with the reason shown)."""
+        return self.request.path
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not user.is_authenticated or not user.is_active:
@@ -39,7 +43,7 @@ class PageView(View):
         except DomainError as exc:
             if request.method == "POST":
                 messages.error(request, exc.detail)
-                return HttpResponseRedirect(request.path)
+                return HttpResponseRedirect(self.return_to(**kwargs))
             return error_page(request, exc.status, "Not allowed", exc.detail)
 
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
@@ -38,10 +41,12 @@ class ProjectDetailView(PageView):
         can_list = can(self.actor, Action.MEMBER_LIST, project)
         members = (selectors.member_list(actor=self.actor, project=project, limit=500).items
                    if can_list else [])
+        rows = [(m, forms.MemberRoleForm(initial={"role": m.role}, auto_id=f"role-{m.pk}-%s"))
+                for m in members]
         return render(request, "projects/detail.html", {
             "project": project,
             "my_role": role_in(self.actor, project.pk),
-            "members": members,
+            "members": rows,
             "can_list_members": can_list,
             "can_manage_members": can(self.actor, Action.MEMBER_ADD, project),
             "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
@@ -50,7 +55,12 @@ class ProjectDetailView(PageView):
         })
 
 
-class MemberAddView(PageView):
+class _MemberFormView(PageView):
+    def return_to(self, **kwargs: Any) -> str:
+        return f"/projects/{kwargs['project_id']}"
+
+
+class MemberAddView(_MemberFormView):
     def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project = selectors.project_get(actor=self.actor, project_id=project_id)
 
@@ -63,7 +73,7 @@ class MemberAddView(PageView):
                                  f"/projects/{project.pk}")
 
 
-class MemberUpdateView(PageView):
+class MemberUpdateView(_MemberFormView):
     def post(self, request: HttpRequest, project_id: int, username: str) -> HttpResponse:
         project = selectors.project_get(actor=self.actor, project_id=project_id)
 
@@ -76,11 +86,9 @@ class MemberUpdateView(PageView):
                                  f"/projects/{project.pk}")
 
 
-class MemberRemoveView(PageView):
+class MemberRemoveView(_MemberFormView):
     def post(self, request: HttpRequest, project_id: int, username: str) -> HttpResponse:
         project = selectors.project_get(actor=self.actor, project_id=project_id)
         services.member_remove(actor=self.actor, project=project, username=username)
-        from django.contrib import messages
-
         messages.success(request, f"{username} was removed from the project.")
         return HttpResponseRedirect(f"/projects/{project.pk}")
