@@ -37,9 +37,9 @@ class LoginView(View):
             user = services.session_login(request=request, **form.cleaned_data)
         except DomainError as exc:
             messages.error(request, exc.detail)
+            retry = forms.LoginForm(initial={"username": form.cleaned_data["username"]})
             return render(request, "accounts/login.html",
-                          {"form": forms.LoginForm(initial={"username": form.cleaned_data["username"]}),
-                           "next": _safe_next(request)}, status=exc.status)
+                          {"form": retry, "next": _safe_next(request)}, status=exc.status)
         return redirect("/password" if user.must_change_password else _safe_next(request))
 
 

@@ -86,7 +86,8 @@ def _rows(batch: int = 20_000) -> Iterator[tuple]:
 def verify_chain() -> Verification:
     """Recompute every hash in order; name the first event that breaks the chain."""
     expected_prev, count, last_seq = GENESIS, 0, None
-    for seq, time, actor_id, actor, action, project_id, target, details, ip, prev, stored in _rows():
+    for row in _rows():
+        seq, time, actor_id, actor, action, project_id, target, details, ip, prev, stored = row
         count += 1
         if last_seq is not None and seq != last_seq + 1:
             return Verification(False, count, last_seq, expected_prev, seq,

@@ -25,7 +25,7 @@ class AuditEvent(models.Model):
     # Canonical JSON text, hashed as stored: a JSON column would let the database rewrite it.
     details = models.TextField(default="{}")
     # Text, not inet: PostgreSQL would rewrite some addresses and break the stored hash.
-    ip = models.CharField(max_length=45, null=True)
+    ip = models.CharField(max_length=45, null=True)  # noqa: DJ001 - null hashes as JSON null
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 

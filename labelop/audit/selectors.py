@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import QuerySet
 
@@ -37,7 +37,7 @@ def audit_events(*, actor: Actor, project_id: int | None = None, actor_name: str
     if action:
         events = events.filter(action=action)
     if since is not None:
-        events = events.filter(time__gte=since)
+        events = events.filter(time__gte=since if since.tzinfo else since.replace(tzinfo=UTC))
     return events
 
 

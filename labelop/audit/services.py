@@ -24,11 +24,10 @@ from labelop.audit.context import client_ip
 from labelop.audit.export import ExportFormat, serialize
 from labelop.audit.models import AuditEvent
 from labelop.audit.selectors import audit_event_stream, audit_events
-from labelop.permissions import Action, require
+from labelop.permissions import Action, Actor, require
 
 if TYPE_CHECKING:
     from labelop.accounts.models import User
-    from labelop.permissions import Actor
     from labelop.projects.models import Project
 
 # Any constant works; it names the chain head for pg_advisory_xact_lock.
@@ -66,7 +65,7 @@ def record(
     ip: str | None = None,
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction (or a new one)."""
-    user = getattr(actor, "user", actor)
+    user = actor.user if isinstance(actor, Actor) else actor
     details_text = canonical_details(details)
     with transaction.atomic():
         _lock_chain_head()

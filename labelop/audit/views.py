@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -9,8 +9,8 @@ from django.shortcuts import render
 from labelop.audit import selectors
 from labelop.audit.actions import AuditAction
 from labelop.core.errors import Invalid
-from labelop.core.pagination import paginate
 from labelop.core.pages import PageView
+from labelop.core.pagination import paginate
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -26,10 +26,9 @@ def _date_or_none(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        since = datetime.fromisoformat(raw)
+        return datetime.fromisoformat(raw)
     except ValueError:
         raise Invalid("The 'since' filter must be a date like 2026-12-01.") from None
-    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 class AuditLogView(PageView):

@@ -55,7 +55,8 @@ class Env:
     def read(cls) -> Env:
         public_url = os.environ.get("LABELOP_PUBLIC_URL") or None
         if public_url and not public_url.startswith(("http://", "https://")):
-            raise ConfigError(f"LABELOP_PUBLIC_URL must start with http:// or https://, got {public_url!r}")
+            raise ConfigError(
+                f"LABELOP_PUBLIC_URL must start with http:// or https://, got {public_url!r}")
         return cls(
             data_dir=Path(os.environ.get("LABELOP_DATA_DIR") or "labelop-data").resolve(),
             database_url=os.environ.get("LABELOP_DATABASE_URL") or None,

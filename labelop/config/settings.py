@@ -95,7 +95,7 @@ def _database(url: str | None) -> dict:
         from labelop.config.env import ConfigError
 
         raise ConfigError("LABELOP_DATABASE_URL must be a postgres:// or postgresql:// URL")
-    return config
+    return dict(config)
 
 
 DATABASES = {"default": _database(ENV.database_url)}

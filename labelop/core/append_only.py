@@ -24,7 +24,8 @@ def install_sql(table: str, vendor: str) -> list[str]:
     if vendor == "sqlite":
         return [
             f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused: the table is append-only'); END"
+            f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused: the table is append-only');"
+            " END"
             for op in ("UPDATE", "DELETE")
         ]
     if vendor == "postgresql":

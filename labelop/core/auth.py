@@ -49,6 +49,12 @@ class SessionAuth(APIKeyCookie):
         return _checked(Actor(user=user), self.allow_pending_password)  # type: ignore[arg-type]
 
 
+class ApiRequest(HttpRequest):
+    """What endpoints receive: ninja puts the authenticated Actor on `auth`."""
+
+    auth: Actor
+
+
 def signed_in(*, allow_pending_password: bool = False) -> list:
     return [BearerAuth(allow_pending_password=allow_pending_password),
             SessionAuth(allow_pending_password=allow_pending_password)]

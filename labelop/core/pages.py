@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views import View
 
@@ -28,7 +29,7 @@ class PageView(View):
         """Where a refused form post sends the person back to (with the reason shown)."""
         return self.request.path
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_authenticated or not user.is_active:
             return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router, Status
 
+from labelop.core.auth import ApiRequest
 from labelop.permissions import role_in
 from labelop.projects import schemas, selectors, services
 from labelop.projects.models import Project
@@ -10,7 +10,7 @@ from labelop.projects.models import Project
 router = Router(tags=["projects"])
 
 
-def _out(request: HttpRequest, project: Project) -> dict:
+def _out(request: ApiRequest, project: Project) -> dict:
     data = schemas.ProjectOut.model_validate(project).model_dump()
     data["my_role"] = role_in(request.auth, project.pk)
     return data
@@ -18,14 +18,14 @@ def _out(request: HttpRequest, project: Project) -> dict:
 
 @router.get("", response=schemas.ProjectPage, operation_id="projects_project_list",
             summary="Projects the caller is a member of")
-def project_list(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> dict:
+def project_list(request: ApiRequest, cursor: str | None = None, limit: int = 50) -> dict:
     page = selectors.project_list(actor=request.auth, cursor=cursor, limit=limit)
     return {"items": [_out(request, p) for p in page.items], "next": page.next}
 
 
 @router.post("", response={201: schemas.ProjectOut}, operation_id="projects_project_create",
              summary="Create a project; the caller becomes its owner")
-def project_create(request: HttpRequest, body: schemas.ProjectCreateIn) -> Status:
+def project_create(request: ApiRequest, body: schemas.ProjectCreateIn) -> Status:
     project = services.project_create(
         actor=request.auth, name=body.name, sensitivity=body.sensitivity,
         description=body.description, labels=[label.model_dump() for label in body.labels],
@@ -35,14 +35,14 @@ def project_create(request: HttpRequest, body: schemas.ProjectCreateIn) -> Statu
 
 @router.get("/{project_id}", response=schemas.ProjectOut, operation_id="projects_project_get",
             summary="One project")
-def project_get(request: HttpRequest, project_id: int) -> dict:
+def project_get(request: ApiRequest, project_id: int) -> dict:
     return _out(request, selectors.project_get(actor=request.auth, project_id=project_id))
 
 
 @router.patch("/{project_id}", response=schemas.ProjectOut,
               operation_id="projects_project_update",
               summary="Rename, describe, or tighten the profile (owners)")
-def project_update(request: HttpRequest, project_id: int, body: schemas.ProjectUpdateIn) -> dict:
+def project_update(request: ApiRequest, project_id: int, body: schemas.ProjectUpdateIn) -> dict:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
     project = services.project_update(actor=request.auth, project=project, name=body.name,
                                       description=body.description, sensitivity=body.sensitivity)
@@ -51,7 +51,7 @@ def project_update(request: HttpRequest, project_id: int, body: schemas.ProjectU
 
 @router.get("/{project_id}/members", response=schemas.MemberPage,
             operation_id="projects_member_list", summary="Members and their roles")
-def member_list(request: HttpRequest, project_id: int, cursor: str | None = None,
+def member_list(request: ApiRequest, project_id: int, cursor: str | None = None,
                 limit: int = 100) -> object:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
     return selectors.member_list(actor=request.auth, project=project, cursor=cursor, limit=limit)
@@ -59,7 +59,7 @@ def member_list(request: HttpRequest, project_id: int, cursor: str | None = None
 
 @router.post("/{project_id}/members", response={201: schemas.MemberOut},
              operation_id="projects_member_add", summary="Add a member with one role (owners)")
-def member_add(request: HttpRequest, project_id: int, body: schemas.MemberIn) -> Status:
+def member_add(request: ApiRequest, project_id: int, body: schemas.MemberIn) -> Status:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
     return Status(201, services.member_add(actor=request.auth, project=project,
                                            username=body.username, role=body.role))
@@ -67,7 +67,7 @@ def member_add(request: HttpRequest, project_id: int, body: schemas.MemberIn) ->
 
 @router.patch("/{project_id}/members/{username}", response=schemas.MemberOut,
               operation_id="projects_member_update", summary="Change a member's role (owners)")
-def member_update(request: HttpRequest, project_id: int, username: str,
+def member_update(request: ApiRequest, project_id: int, username: str,
                   body: schemas.MemberUpdateIn) -> object:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
     return services.member_change_role(actor=request.auth, project=project, username=username,
@@ -76,7 +76,7 @@ def member_update(request: HttpRequest, project_id: int, username: str,
 
 @router.delete("/{project_id}/members/{username}", response={204: None},
                operation_id="projects_member_remove", summary="Remove a member (owners)")
-def member_remove(request: HttpRequest, project_id: int, username: str) -> Status:
+def member_remove(request: ApiRequest, project_id: int, username: str) -> Status:
     project = selectors.project_get(actor=request.auth, project_id=project_id)
     services.member_remove(actor=request.auth, project=project, username=username)
     return Status(204, None)

@@ -136,7 +136,8 @@ def test_first_start_creates_one_site_admin_who_must_choose_a_password(db: None)
 
     assert bootstrap_site_admin() is None  # only on an empty instance
     admin = User.objects.get(username=username)
-    assert admin.is_site_admin and admin.must_change_password
+    assert admin.is_site_admin
+    assert admin.must_change_password
     client, csrf = _csrf_client()
     assert _login(client, csrf, username, password).json()["must_change_password"] is True
     blocked = client.get("/api/v1/projects")

@@ -27,10 +27,12 @@ def test_token_is_shown_once_and_stored_only_as_a_hash(world: World) -> None:
 
     assert created.status_code == 201
     raw = created.json()["token"]
-    assert raw.startswith("lop_") and len(raw) > 40
+    assert raw.startswith("lop_")
+    assert len(raw) > 40
     assert raw not in _all_text_in_database()
     token = ApiToken.objects.get(pk=created.json()["id"])
-    assert token.digest != raw and len(token.digest) == 64
+    assert token.digest != raw
+    assert len(token.digest) == 64
     listed = owner.get("/tokens").json()["items"]
     assert all("token" not in t for t in listed)
     assert Api(raw).get("/me").json()["username"] == "owner"
@@ -61,7 +63,8 @@ def test_expired_token_stops_working(world: World) -> None:
 def test_tokens_expire_by_default(world: World, settings) -> None:
     created = api_for(world.users["owner"]).post("/tokens", {"name": "ci"}).json()
     token = ApiToken.objects.get(pk=created["id"])
-    assert token.expires_at - token.created_at == timedelta(days=settings.LABELOP_TOKEN_DEFAULT_DAYS)
+    lifetime = token.expires_at - token.created_at
+    assert lifetime == timedelta(days=settings.LABELOP_TOKEN_DEFAULT_DAYS)
 
 
 def test_people_cannot_revoke_or_see_each_others_tokens(world: World) -> None:
@@ -74,8 +77,8 @@ def test_people_cannot_revoke_or_see_each_others_tokens(world: World) -> None:
 
 
 def test_project_scoped_token_sees_only_its_project(world: World) -> None:
-    from labelop.projects.models import Membership
     from labelop.permissions import Role
+    from labelop.projects.models import Membership
 
     Membership.objects.create(project=world.other_project, user=world.users["owner"],
                               role=Role.OWNER)

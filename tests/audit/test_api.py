@@ -60,7 +60,8 @@ def test_event_wire_format(world: World) -> None:
                    project=world.project, target="user:x", details={"role": "annotator"},
                    ip="10.0.0.7")
 
-    item = api_for(world.users["owner"]).get(f"/audit?project={world.project.pk}").json()["items"][0]
+    client = api_for(world.users["owner"])
+    item = client.get(f"/audit?project={world.project.pk}").json()["items"][0]
 
     assert item == {"seq": event.seq, "time": item["time"], "actor": "owner",
                     "action": "member.added", "project": world.project.pk,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -28,7 +29,7 @@ def test_events_link_into_one_chain_from_genesis(world: World) -> None:
 
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert events[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     result = verify_chain()
     assert (result.ok, result.events, result.head_seq, result.head_hash) == (
         True, 5, 5, events[-1].hash)
@@ -137,9 +138,13 @@ def test_cli_audit_verify_exits_nonzero_and_names_the_event(world: World) -> Non
 
 
 def test_record_inside_a_failed_transaction_leaves_no_event(world: World) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
-        _write(1, world)
-        raise RuntimeError("the change failed")
+    def failing_change() -> None:
+        with transaction.atomic():
+            _write(1, world)
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
 
     assert AuditEvent.objects.count() == 0
     assert verify_chain().ok

@@ -14,7 +14,8 @@ def _problem(response, status: int, code: str) -> dict:
     body = response.json()
     assert (body["status"], body["code"]) == (status, code)
     assert body["type"] == f"urn:labelop:problem:{code}"
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     return body
 
 

@@ -49,7 +49,8 @@ def test_wrong_password_on_the_page_says_so(world: World) -> None:
 def test_project_list_shows_only_my_projects_and_creates_one(world: World) -> None:
     client = _signed_in("reviewer")
     page = client.get("/").content.decode()
-    assert "Scans" in page and "Other team" not in page
+    assert "Scans" in page
+    assert "Other team" not in page
 
     response = client.post("/", {"name": "Plates", "description": "", "sensitivity": "local_only"})
 
@@ -65,11 +66,13 @@ def test_owner_manages_members_on_the_project_page(world: World) -> None:
 
     client.post(f"{base}/members", {"username": "outsider", "role": "annotator"})
     client.post(f"{base}/members/outsider", {"role": "reviewer"})
-    assert Membership.objects.get(project=world.project, user__username="outsider").role == "reviewer"
+    outsider = Membership.objects.filter(project=world.project, user__username="outsider")
+    assert outsider.get().role == "reviewer"
     client.post(f"{base}/members/outsider/remove")
 
-    assert not Membership.objects.filter(project=world.project, user__username="outsider").exists()
-    actions = list(AuditEvent.objects.filter(target="user:outsider").values_list("action", flat=True))
+    assert not outsider.exists()
+    actions = list(AuditEvent.objects.filter(target="user:outsider")
+                   .values_list("action", flat=True))
     assert actions == ["member.added", "member.role_changed", "member.removed"]
 
 
@@ -77,7 +80,8 @@ def test_annotator_sees_no_member_controls_and_cannot_post_them(world: World) ->
     client = _signed_in("annotator")
     base = f"/projects/{world.project.pk}"
     page = client.get(base).content.decode()
-    assert "Add a member" not in page and "Members" not in page
+    assert "Add a member" not in page
+    assert "Members" not in page
 
     response = client.post(f"{base}/members", {"username": "outsider", "role": "owner"},
                            follow=True)
@@ -111,7 +115,8 @@ def test_users_page_is_for_site_admins(world: World) -> None:
 
     password = re.search(r'id="new-password">([^<]+)<', page).group(1)
     newbie = Client()
-    assert newbie.post("/login", {"username": "newbie", "password": password})["Location"] == "/password"
+    signed_in = newbie.post("/login", {"username": "newbie", "password": password})
+    assert signed_in["Location"] == "/password"
     assert newbie.get("/")["Location"] == "/password"
 
 

@@ -72,7 +72,8 @@ def test_one_role_per_person_per_project(world: World) -> None:
 
     assert response.status_code == 409
     assert response.json()["code"] == "already_member"
-    assert Membership.objects.get(project=world.project, user__username="reviewer").role == "reviewer"
+    membership = Membership.objects.get(project=world.project, user__username="reviewer")
+    assert membership.role == "reviewer"
 
 
 def test_the_last_owner_cannot_leave_or_be_demoted(world: World) -> None:
