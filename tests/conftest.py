@@ -12,7 +12,8 @@ from django.test import Client
 
 from labelop.accounts.models import User
 from labelop.accounts.services import token_create
-from labelop.audit.models import AuditEvent
+from labelop.audit.chain import GENESIS
+from labelop.audit.models import AuditEvent, ChainHead
 from labelop.core import append_only
 from labelop.permissions import Actor, Role
 from labelop.projects.models import Membership, Project, Sensitivity
@@ -37,6 +38,7 @@ def _append_only_triggers(request: pytest.FixtureRequest) -> Iterator[None]:
     request.getfixturevalue("transactional_db" if transactional else "db")
     for table in append_only.APPEND_ONLY_TABLES:
         append_only.install(connection, table)
+    ChainHead.objects.get_or_create(id=1, defaults={"seq": 0, "hash": GENESIS})  # after a flush
     yield
     if transactional:
         for table in append_only.APPEND_ONLY_TABLES:

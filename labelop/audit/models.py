@@ -38,3 +38,19 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} by {self.actor_name or 'system'}"
+
+
+class ChainHead(models.Model):
+    """The last link of the chain, one row: appends lock it, verify compares against it
+    (so that cutting events off the end of the log is detected too)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_chainhead"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="one_chain_head")]
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

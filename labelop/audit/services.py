@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from labelop.audit.actions import AuditAction
 from labelop.audit.chain import (
-    GENESIS,
     Verification,
     canonical_details,
     canonical_event,
@@ -30,20 +29,41 @@ if TYPE_CHECKING:
     from labelop.accounts.models import User
     from labelop.projects.models import Project
 
-# Any constant works; it names the chain head for pg_advisory_xact_lock.
-_CHAIN_LOCK_KEY = 0x4C41424F50  # "LABOP"
+_INSERT = (
+    "INSERT INTO audit_auditevent (seq, time, actor_id, actor_name, action, project_id, target, "
+    "details, ip, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_MOVE_HEAD = "UPDATE audit_chainhead SET seq = %s, hash = %s WHERE id = 1"
 
 
-def _lock_chain_head() -> None:
-    """Serialize appends until this transaction ends, so the chain never forks.
+def _append(event: AuditEvent) -> None:
+    """Take the chain head, link `event` to it, insert it and move the head: the fewest
+    round trips that keep the chain serialized (appends are on every audited request).
 
-    PostgreSQL: a transaction-scoped advisory lock (released at commit or rollback).
-    SQLite: the connection runs BEGIN IMMEDIATE (settings), so the transaction already
-    holds the database's single write lock.
+    PostgreSQL: SELECT ... FOR UPDATE waits for the head row and then reads its newest
+    committed value, so concurrent writers queue instead of forking the chain; the insert
+    and the head move travel as one statement. SQLite: the connection runs BEGIN IMMEDIATE
+    (settings), so the transaction already holds the database's only write lock.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, hash FROM audit_chainhead WHERE id = 1"
+                       + (" FOR UPDATE" if postgres else ""))
+        head_seq, event.prev_hash = cursor.fetchone()
+        event.seq = head_seq + 1
+        event.hash = event_hash(event.prev_hash, canonical_event(
+            seq=event.seq, time=canonical_time(event.time), actor_id=event.actor_id,
+            actor=event.actor_name, action=event.action, project_id=event.project_id,
+            target=event.target, details=event.details, ip=event.ip,
+        ))
+        row = [event.seq, connection.ops.adapt_datetimefield_value(event.time), event.actor_id,
+               event.actor_name, event.action, event.project_id, event.target, event.details,
+               event.ip, event.prev_hash, event.hash]
+        if postgres:
+            cursor.execute(f"WITH e AS ({_INSERT}) {_MOVE_HEAD}", [*row, event.seq, event.hash])
+        else:
+            cursor.execute(_INSERT, row)
+            cursor.execute(_MOVE_HEAD, [event.seq, event.hash])
 
 
 def _normalized_ip(ip: str | None) -> str | None:
@@ -66,23 +86,13 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction (or a new one)."""
     user = actor.user if isinstance(actor, Actor) else actor
-    details_text = canonical_details(details)
+    event = AuditEvent(
+        time=timezone.now(), actor=user, actor_name=user.get_username() if user else "",
+        action=AuditAction(action).value, project=project, target=target[:255],
+        details=canonical_details(details), ip=_normalized_ip(ip or client_ip.get()),
+    )
     with transaction.atomic():
-        _lock_chain_head()
-        head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        now = timezone.now()
-        event = AuditEvent(
-            seq=seq, time=now, actor=user, actor_name=user.get_username() if user else "",
-            action=AuditAction(action).value, project=project, target=target[:255],
-            details=details_text, ip=_normalized_ip(ip or client_ip.get()), prev_hash=prev_hash,
-        )
-        event.hash = event_hash(prev_hash, canonical_event(
-            seq=seq, time=canonical_time(now), actor_id=event.actor_id, actor=event.actor_name,
-            action=event.action, project_id=event.project_id, target=event.target,
-            details=details_text, ip=event.ip,
-        ))
-        event.save(force_insert=True)
+        _append(event)
     return event
 
 

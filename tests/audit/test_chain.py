@@ -5,10 +5,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from django.db import DatabaseError, connection, transaction
 
 from labelop.audit.actions import AuditAction
-from labelop.audit.chain import GENESIS, verify_chain
+from labelop.audit.chain import GENESIS, canonical_details, canonical_event, verify_chain
 from labelop.audit.models import AuditEvent
 from labelop.audit.services import record
 from labelop.cli import main
@@ -148,3 +150,32 @@ def test_record_inside_a_failed_transaction_leaves_no_event(world: World) -> Non
 
     assert AuditEvent.objects.count() == 0
     assert verify_chain().ok
+
+
+def test_verify_detects_events_cut_off_the_end(world: World) -> None:
+    _write(4, world)
+
+    _tamper("DELETE FROM audit_auditevent WHERE seq >= 3", [])
+    result = verify_chain()
+
+    assert (result.ok, result.first_broken_seq) == (False, 3)
+    assert "missing from the end" in (result.reason or "")
+
+
+_text = st.text(max_size=40)
+
+
+@given(seq=st.integers(1, 2**62), actor_id=st.none() | st.integers(1, 2**31), actor=_text,
+       action=_text, project_id=st.none() | st.integers(1, 2**31), target=_text,
+       details=st.dictionaries(_text, st.none() | st.booleans() | st.integers() | _text,
+                               max_size=4),
+       ip=st.none() | st.sampled_from(["127.0.0.1", "::1", "10.1.2.3"]))
+def test_canonical_event_is_sorted_compact_json(seq, actor_id, actor, action, project_id,
+                                                target, details, ip) -> None:
+    time = "2026-12-01T07:00:00.000001+00:00"
+    text = canonical_event(seq=seq, time=time, actor_id=actor_id, actor=actor, action=action,
+                           project_id=project_id, target=target,
+                           details=canonical_details(details), ip=ip)
+    expected = {"action": action, "actor": actor, "actor_id": actor_id, "details": details,
+                "ip": ip, "project": project_id, "seq": seq, "target": target, "time": time}
+    assert text == json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
