@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export LABELOP_DATA_DIR ?= $(CURDIR)/labelop-data
 
-.PHONY: run test check bench openapi clean
+.PHONY: run test check bench openapi clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/labelop serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium: Playwright cannot download its own browser here.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 2
 	@if [ -n "$$LABELOP_TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$LABELOP_TEST_DATABASE_URL) =="; \

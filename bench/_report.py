@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-HEADER = "# Benchmarks\n\nWritten by `make bench`; each section is replaced when its benchmark runs.\n"
+HEADER = ("# Benchmarks\n\nWritten by `make bench`; each section is replaced when its "
+          "benchmark runs.\n")
 
 
 def machine() -> str:

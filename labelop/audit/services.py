@@ -33,6 +33,8 @@ _INSERT = (
     "INSERT INTO audit_auditevent (seq, time, actor_id, actor_name, action, project_id, target, "
     "details, ip, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+_HEAD = "SELECT seq, hash FROM audit_chainhead WHERE id = 1"
+_HEAD_FOR_UPDATE = f"{_HEAD} FOR UPDATE"
 _MOVE_HEAD = "UPDATE audit_chainhead SET seq = %s, hash = %s WHERE id = 1"
 
 
@@ -47,8 +49,7 @@ def _append(event: AuditEvent) -> None:
     """
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT seq, hash FROM audit_chainhead WHERE id = 1"
-                       + (" FOR UPDATE" if postgres else ""))
+        cursor.execute(_HEAD_FOR_UPDATE if postgres else _HEAD)
         head_seq, event.prev_hash = cursor.fetchone()
         event.seq = head_seq + 1
         event.hash = event_hash(event.prev_hash, canonical_event(

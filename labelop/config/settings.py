@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -15,8 +16,10 @@ DATA_DIR = ensure_data_dir(ENV.data_dir)
 
 SECRET_KEY = instance_secret(DATA_DIR, "secret_key")
 DEBUG = ENV.debug
-ALLOWED_HOSTS = ["*"]  # the reverse proxy or loopback bind decides who reaches us
+# With a public URL, only its host (and loopback, for health checks) may be named in Host.
+ALLOWED_HOSTS = ["*"]
 if ENV.public_url:
+    ALLOWED_HOSTS = [urlsplit(ENV.public_url).hostname or "", "127.0.0.1", "localhost"]
     CSRF_TRUSTED_ORIGINS = [ENV.public_url]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -137,6 +140,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+if ENV.public_url and ENV.public_url.startswith("https://"):
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if ENV.public_url else None
 
 # Bodies: JSON requests are small; uploads (multipart) get their own limits in assets/.

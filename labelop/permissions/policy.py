@@ -45,6 +45,19 @@ def role_in(actor: Actor, project_id: int) -> Role | None:
     return Role(role) if role else None
 
 
+def remember_roles(actor: Actor, project_ids: list[int]) -> None:
+    """Load the actor's roles in many projects with one query (lists call this first)."""
+    from labelop.projects.models import Membership
+
+    missing = [pk for pk in project_ids if pk not in actor.roles]
+    if not missing:
+        return
+    found = dict(Membership.objects.filter(user=actor.user, project_id__in=missing)
+                 .values_list("project_id", "role"))
+    for pk in missing:
+        actor.roles[pk] = found.get(pk)
+
+
 def _principals(actor: Actor) -> set[Principal]:
     from labelop.projects.models import Membership
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from labelop.core.errors import NotFound
 from labelop.core.pagination import Page, paginate
-from labelop.permissions import Action, Actor, require, scope
+from labelop.permissions import Action, Actor, remember_roles, require, scope
 from labelop.projects.models import Membership, Project
 
 
 def project_list(*, actor: Actor, cursor: str | None = None, limit: int = 50) -> Page[Project]:
-    """Projects the actor is a member of, newest last."""
-    return paginate(scope(actor, Action.PROJECT_VIEW, Project.objects.all()),
+    """Projects the actor is a member of, oldest first (the actor's roles come along)."""
+    page = paginate(scope(actor, Action.PROJECT_VIEW, Project.objects.all()),
                     cursor=cursor, limit=limit)
+    remember_roles(actor, [p.pk for p in page.items])
+    return page
 
 
 def project_get(*, actor: Actor, project_id: int, action: Action = Action.PROJECT_VIEW

@@ -5,9 +5,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from django.db import DatabaseError, connection, transaction
 from hypothesis import given
 from hypothesis import strategies as st
-from django.db import DatabaseError, connection, transaction
 
 from labelop.audit.actions import AuditAction
 from labelop.audit.chain import GENESIS, canonical_details, canonical_event, verify_chain

@@ -122,3 +122,17 @@ def test_profile_can_be_tightened_but_not_loosened(world: World) -> None:
     assert Project.objects.get(pk=world.project.pk).sensitivity == "local_only"
     event = AuditEvent.objects.get(action="project.updated")
     assert event.details == '{"sensitivity":{"after":"local_only","before":"restricted"}}'
+
+
+def test_project_list_costs_the_same_queries_for_1_or_30_projects(
+        world: World, django_assert_max_num_queries) -> None:
+    owner = api_for(world.users["owner"])
+    owner.get("/projects")  # warm up: token lookup cache, content types
+    for i in range(30):
+        owner.post("/projects", {"name": f"P{i}", "sensitivity": "standard"})
+
+    with django_assert_max_num_queries(4):  # token, page, roles (+ last-used touch)
+        response = owner.get("/projects?limit=100")
+
+    assert len(response.json()["items"]) == 31
+    assert {p["my_role"] for p in response.json()["items"]} == {"owner"}
