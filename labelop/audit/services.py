@@ -51,7 +51,7 @@ def _append(event: AuditEvent) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_HEAD_FOR_UPDATE if postgres else _HEAD)
         head_seq, event.prev_hash = cursor.fetchone()
-        event.seq = head_seq + 1
+        event.seq, event.time = head_seq + 1, timezone.now()  # under the lock: times ascend
         event.hash = event_hash(event.prev_hash, canonical_event(
             seq=event.seq, time=canonical_time(event.time), actor_id=event.actor_id,
             actor=event.actor_name, action=event.action, project_id=event.project_id,
@@ -88,7 +88,7 @@ def record(
     """Append one event to the chain inside the caller's transaction (or a new one)."""
     user = actor.user if isinstance(actor, Actor) else actor
     event = AuditEvent(
-        time=timezone.now(), actor=user, actor_name=user.get_username() if user else "",
+        actor=user, actor_name=user.get_username() if user else "",
         action=AuditAction(action).value, project=project, target=target[:255],
         details=canonical_details(details), ip=_normalized_ip(ip or client_ip.get()),
     )

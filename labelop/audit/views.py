@@ -8,9 +8,11 @@ from django.shortcuts import render
 
 from labelop.audit import selectors
 from labelop.audit.actions import AuditAction
+from labelop.audit.services import chain_verify
 from labelop.core.errors import Invalid
 from labelop.core.pages import PageView
 from labelop.core.pagination import paginate
+from labelop.permissions import Action, can
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -44,4 +46,7 @@ class AuditLogView(PageView):
             "events": [selectors.audit_event_wire(e) for e in page.items], "next": page.next,
             "filters": filters, "actions": [a.value for a in AuditAction],
             "next_query": urlencode({k: v for k, v in filters.items() if v}),
+            "export_query": urlencode({k: v for k, v in filters.items() if v and k != "since"}),
+            "can_verify": can(self.actor, Action.AUDIT_VERIFY),
+            "chain": chain_verify(actor=self.actor) if q.get("verify") else None,
         })

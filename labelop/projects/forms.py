@@ -23,7 +23,9 @@ class ProjectCreateForm(forms.Form):
 
 class MemberAddForm(forms.Form):
     username = forms.RegexField(regex=r"^[\w.@+-]+$", max_length=150)
-    role = forms.ChoiceField(choices=[(r.value, r.value) for r in Role])
+    # The least-privileged role is the default: widening is a deliberate choice.
+    role = forms.ChoiceField(choices=[(r.value, r.value) for r in Role],
+                             initial=Role.ANNOTATOR.value)
 
 
 class MemberRoleForm(forms.Form):

@@ -50,7 +50,6 @@ class ProjectDetailView(PageView):
             "can_list_members": can_list,
             "can_manage_members": can(self.actor, Action.MEMBER_ADD, project),
             "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
-            "roles": [r.value for r in Role],
             "add_form": forms.MemberAddForm(),
         })
 

@@ -142,3 +142,11 @@ def test_logout_page_ends_the_session(world: World) -> None:
     client = _signed_in("owner")
     client.post("/logout")
     assert client.get("/")["Location"].startswith("/login")
+
+
+def test_audit_page_verifies_the_chain_on_request(world: World) -> None:
+    owner = _signed_in("owner")
+    assert "Verify the chain" in owner.get("/audit").content.decode()
+    assert "chain: <strong>verified</strong>" in owner.get("/audit?verify=1").content.decode()
+    annotator = _signed_in("annotator").get("/audit?verify=1")
+    assert annotator.status_code == 403
