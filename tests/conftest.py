@@ -13,7 +13,7 @@ from django.test import Client
 from labelop.accounts.models import User
 from labelop.accounts.services import token_create
 from labelop.audit.chain import GENESIS
-from labelop.audit.models import AuditEvent, ChainHead
+from labelop.audit.models import ChainHead
 from labelop.core import append_only
 from labelop.permissions import Actor, Role
 from labelop.projects.models import Membership, Project, Sensitivity
@@ -95,9 +95,10 @@ def world(db: None) -> World:
 class Api:
     """A JSON client for /api/v1 authenticating with a bearer token (or anonymous)."""
 
-    def __init__(self, token: str | None = None, client: Client | None = None) -> None:
+    def __init__(self, token: str | None = None, client: Client | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.client = client or Client()
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.headers = {"Authorization": f"Bearer {token}"} if token else dict(headers or {})
 
     def call(self, method: str, path: str, body: object = None, **extra: str):
         kwargs: dict = {"headers": {**self.headers, **extra}}
@@ -132,6 +133,9 @@ def api_for(user: User | None, project: Project | None = None) -> Api:
     return Api(raw)
 
 
-@pytest.fixture
-def audit_count() -> callable:
-    return lambda: AuditEvent.objects.count()
+def session_api(user: User) -> Api:
+    """A browser-like client: session cookie, CSRF enforced and sent."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    csrf = client.get("/api/v1/auth/csrf").json()["csrf_token"]
+    return Api(client=client, headers={"X-CSRFToken": csrf})

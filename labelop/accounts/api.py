@@ -5,7 +5,7 @@ from ninja import Router, Status
 from ninja.utils import check_csrf
 
 from labelop.accounts import schemas, selectors, services
-from labelop.core.auth import ApiRequest, signed_in
+from labelop.core.auth import ApiRequest, SessionAuth, signed_in
 from labelop.core.errors import Forbidden
 
 auth_router = Router(tags=["auth"])
@@ -31,7 +31,7 @@ def login(request: ApiRequest, body: schemas.LoginIn) -> object:
     return _me(user, None)
 
 
-@auth_router.post("/logout", auth=signed_in(allow_pending_password=True), response={204: None},
+@auth_router.post("/logout", auth=SessionAuth(allow_pending_password=True), response={204: None},
                   operation_id="accounts_session_logout", summary="End the browser session")
 def logout(request: ApiRequest) -> Status:
     services.session_logout(request=request, actor=request.auth)

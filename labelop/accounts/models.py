@@ -7,13 +7,28 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class User(AbstractUser):
     # Set for accounts whose password someone else chose (first start, created by an admin):
     # until they pick their own, the API refuses everything but the password change.
     must_change_password = models.BooleanField(default=False)
+    # Bumped to end every session of the account at once (deactivation): sessions carry a
+    # hash of the password and this number, and Django drops a session whose hash differs.
+    session_epoch = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # "Bob" and "bob" are one person to whoever reads the audit log.
+            models.UniqueConstraint(Lower("username"), name="username_unique_ignoring_case"),
+        ]
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        return salted_hmac("labelop.accounts.User.session", f"{self.password}:{self.session_epoch}",
+                           secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def is_site_admin(self) -> bool:

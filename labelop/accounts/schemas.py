@@ -6,9 +6,9 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
-from labelop.core.schemas import In, Name, Username
+from labelop.core.schemas import Id, In, Name, Username
 
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^\x00]+$")]
 
 
 class CsrfOut(Schema):
@@ -16,7 +16,8 @@ class CsrfOut(Schema):
 
 
 class LoginIn(In):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=150,
+                                               pattern=r"^[^\x00-\x1f\x7f]+$")]
     password: Password
 
 
@@ -35,7 +36,7 @@ class PasswordChangeIn(In):
 
 class TokenCreateIn(In):
     name: Name
-    project: int | None = None
+    project: Id | None = None
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, password_validation
 from django.core.exceptions import ValidationError
@@ -38,19 +39,29 @@ def _validated_password(password: str, user: User) -> str:
     return password
 
 
+def _login_target(username: str) -> str:
+    """Name a login attempt's account without keeping what was typed for unknown names:
+    people paste passwords into the username field, and the audit log is forever."""
+    if User.objects.filter(username=username).exists():
+        return f"user:{username}"
+    return f"user:unknown#{hashlib.sha256(username.encode()).hexdigest()[:12]}"
+
+
 def session_login(*, request: HttpRequest, username: str, password: str) -> User:
     """Check credentials (throttled by django-axes) and start a browser session.
 
     Failures are recorded and committed before the error is raised: a refused login must
     leave its trace even though the request fails.
     """
+    was_locked = AxesProxyHandler.is_locked(request, {"username": username})
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
-        record(actor=None, action=AuditAction.AUTH_LOCKED_OUT, target=f"user:{username[:150]}")
+        if not was_locked:  # the attempt that triggered the lock; not every knock after it
+            record(actor=None, action=AuditAction.AUTH_LOCKED_OUT, target=_login_target(username))
         raise Throttled("Too many failed logins: this account is locked for a while from "
                         "this address.", code="login_locked")
     if not isinstance(user, User):
-        record(actor=None, action=AuditAction.AUTH_LOGIN_FAILED, target=f"user:{username[:150]}")
+        record(actor=None, action=AuditAction.AUTH_LOGIN_FAILED, target=_login_target(username))
         raise NotAuthenticated("Wrong username or password.", code="login_failed")
     with transaction.atomic():
         login(request, user)
@@ -94,8 +105,9 @@ def user_create(*, actor: Actor | None, username: str, site_admin: bool = False,
     changed at first login. `actor=None` only for the command line, run by the operator."""
     if actor is not None:
         require(actor, Action.USER_MANAGE)
+    taken = Conflict(f"The username {username!r} is taken.", code="username_taken")
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict(f"The username {username!r} is taken.", code="username_taken")
+        raise taken
     user = User(username=username, is_superuser=site_admin, is_staff=site_admin)
     generated = None
     if password is None:
@@ -104,7 +116,11 @@ def user_create(*, actor: Actor | None, username: str, site_admin: bool = False,
         user.must_change_password = True
     else:
         user.set_password(_validated_password(password, user))
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # created concurrently under another case
+        raise taken from None
     record(actor=actor, action=AuditAction.USER_CREATED, target=f"user:{username}",
            details={"site_admin": site_admin, "password": "generated" if generated else "given"})
     return user, generated
@@ -121,7 +137,8 @@ def user_set_active(*, actor: Actor, username: str, active: bool) -> User:
     if user == actor.user and not active:
         raise Conflict("You cannot deactivate your own account.", code="self_deactivation")
     user.is_active = active
-    user.save(update_fields=["is_active"])
+    user.session_epoch += 0 if active else 1  # deactivation ends every open session
+    user.save(update_fields=["is_active", "session_epoch"])
     if not active:
         ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
     record(actor=actor, action=AuditAction.USER_UPDATED, target=f"user:{username}",
@@ -150,14 +167,11 @@ def _digest(raw: str) -> str:
 def token_create(*, actor: Actor, name: str, project_id: int | None = None,
                  expires_in_days: int | None = None) -> tuple[ApiToken, str]:
     """Create an API token for the actor; the secret is returned here and never again."""
-    require(actor, Action.TOKEN_MANAGE_OWN)
+    require(actor, Action.TOKEN_CREATE)
     project = None
     if project_id is not None:
         project = Project.objects.filter(pk=project_id).first()
         require(actor, Action.TOKEN_SCOPE_TO_PROJECT, project or Project(pk=project_id))
-    elif actor.scoped_project_id is not None:
-        raise Invalid("A project-scoped token can only create tokens for the same project.",
-                      code="token_scope_widening")
     days = expires_in_days or settings.LABELOP_TOKEN_DEFAULT_DAYS
     secret = secrets.token_urlsafe(32)
     raw = f"{TOKEN_PREFIX}{secret}"

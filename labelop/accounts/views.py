@@ -11,7 +11,7 @@ from django.views import View
 
 from labelop.accounts import forms, selectors, services
 from labelop.core.errors import DomainError
-from labelop.core.pages import PageView, form_errors, post_and_redirect
+from labelop.core.pages import PageView, form_errors
 from labelop.permissions import Action, can
 from labelop.projects.selectors import project_list
 
@@ -78,22 +78,24 @@ class TokenListView(PageView):
             (p.pk, p.name) for p in projects]
         return form
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def _page(self, request: HttpRequest, new_token: str | None = None) -> HttpResponse:
         tokens = selectors.token_list(actor=self.actor, limit=200).items
-        return render(request, "accounts/tokens.html", {
-            "form": self._form(), "tokens": tokens,
-            "new_token": request.session.pop("new_token", None),
-        })
+        return render(request, "accounts/tokens.html",
+                      {"form": self._form(), "tokens": tokens, "new_token": new_token})
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._page(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        def create(data: dict) -> None:
-            _, raw = services.token_create(actor=self.actor, name=data["name"],
-                                           project_id=data["project"],
-                                           expires_in_days=data["expires_in_days"])
-            # Shown once on the next page load, then gone from the session.
-            request.session["new_token"] = raw
-
-        return post_and_redirect(request, self._form(request.POST), create, "/tokens")
+        form = self._form(request.POST)
+        if not form.is_valid():
+            form_errors(request, form)
+            return redirect("tokens")
+        _, raw = services.token_create(actor=self.actor, name=form.cleaned_data["name"],
+                                       project_id=form.cleaned_data["project"],
+                                       expires_in_days=form.cleaned_data["expires_in_days"])
+        # Shown in this answer only; the secret is never stored anywhere, the session included.
+        return self._page(request, new_token=raw)
 
 
 class TokenRevokeView(PageView):
@@ -107,20 +109,24 @@ class TokenRevokeView(PageView):
 
 
 class UserListView(PageView):
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def _page(self, request: HttpRequest, new_user: dict | None = None) -> HttpResponse:
         users = selectors.user_list(actor=self.actor, limit=500).items
-        return render(request, "accounts/users.html", {
-            "users": users, "form": forms.UserCreateForm(),
-            "new_user": request.session.pop("new_user", None),
-        })
+        return render(request, "accounts/users.html",
+                      {"users": users, "form": forms.UserCreateForm(), "new_user": new_user})
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._page(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        def create(data: dict) -> None:
-            user, password = services.user_create(actor=self.actor, username=data["username"],
-                                                  site_admin=data["site_admin"])
-            request.session["new_user"] = {"username": user.username, "password": password}
-
-        return post_and_redirect(request, forms.UserCreateForm(request.POST), create, "/users")
+        form = forms.UserCreateForm(request.POST)
+        if not form.is_valid():
+            form_errors(request, form)
+            return redirect("users")
+        user, password = services.user_create(actor=self.actor,
+                                              username=form.cleaned_data["username"],
+                                              site_admin=form.cleaned_data["site_admin"])
+        # The one-time password is shown in this answer only, never stored in the session.
+        return self._page(request, new_user={"username": user.username, "password": password})
 
 
 class UserActiveView(PageView):

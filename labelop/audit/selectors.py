@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.db.models import QuerySet
 
 from labelop.audit.models import AuditEvent
-from labelop.core.errors import NotFound
+from labelop.core.errors import Invalid, NotFound
 from labelop.permissions import Action, Actor, can, require, scope
 
 
@@ -20,6 +20,18 @@ def audit_events(*, actor: Actor, project_id: int | None = None, actor_name: str
     """Events the actor may read, filtered."""
     from labelop.projects.models import Project
 
+    for value in (actor_name, action):
+        if value and not value.isprintable():
+            raise Invalid("Filters are plain text without control characters.",
+                          code="invalid_filter")
+    if since is not None:
+        try:
+            since = (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise Invalid("'since' is outside the range of dates this server handles.",
+                          code="invalid_filter") from None
+    if project_id is not None and not 1 <= project_id < 2**63:
+        raise NotFound("Not found.")
     events = AuditEvent.objects.all()
     if project_id is not None:
         project = Project.objects.filter(pk=project_id).first()
@@ -37,7 +49,7 @@ def audit_events(*, actor: Actor, project_id: int | None = None, actor_name: str
     if action:
         events = events.filter(action=action)
     if since is not None:
-        events = events.filter(time__gte=since if since.tzinfo else since.replace(tzinfo=UTC))
+        events = events.filter(time__gte=since)
     return events
 
 

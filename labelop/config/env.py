@@ -50,6 +50,7 @@ class Env:
     login_cooloff_minutes: int
     max_json_body_bytes: int
     token_default_days: int
+    trusted_proxy_count: int
 
     @classmethod
     def read(cls) -> Env:
@@ -70,6 +71,7 @@ class Env:
             login_cooloff_minutes=_int("LABELOP_LOGIN_COOLOFF_MINUTES", 15, minimum=1),
             max_json_body_bytes=_int("LABELOP_MAX_JSON_BODY_BYTES", 1_048_576, minimum=1024),
             token_default_days=_int("LABELOP_TOKEN_DEFAULT_DAYS", 90, minimum=1),
+            trusted_proxy_count=_int("LABELOP_TRUSTED_PROXY_COUNT", 0),
         )
 
 

@@ -16,10 +16,11 @@ DATA_DIR = ensure_data_dir(ENV.data_dir)
 
 SECRET_KEY = instance_secret(DATA_DIR, "secret_key")
 DEBUG = ENV.debug
-# With a public URL, only its host (and loopback, for health checks) may be named in Host.
-ALLOWED_HOSTS = ["*"]
+# Only loopback names, plus the public URL's host when there is one: a Host header naming
+# anything else (DNS rebinding against a local instance) is refused.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 if ENV.public_url:
-    ALLOWED_HOSTS = [urlsplit(ENV.public_url).hostname or "", "127.0.0.1", "localhost"]
+    ALLOWED_HOSTS.append(urlsplit(ENV.public_url).hostname or "")
     CSRF_TRUSTED_ORIGINS = [ENV.public_url]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "labelop.core.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "labelop.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -149,6 +151,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ENV.max_json_body_bytes
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 LABELOP_TOKEN_DEFAULT_DAYS = ENV.token_default_days
+LABELOP_TRUSTED_PROXY_COUNT = ENV.trusted_proxy_count
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

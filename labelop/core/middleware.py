@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 # Everything from our own origin, nothing inline, no frames, no plugins. The editor draws
@@ -31,3 +34,23 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
         )
         return response
+
+
+class ClientAddressMiddleware:
+    """Behind N trusted reverse proxies, the client is the Nth address from the right of
+    X-Forwarded-For (each proxy appends the peer it saw). REMOTE_ADDR is rewritten so that
+    login throttling and the audit log see the client, not the proxy. With no trusted
+    proxy configured the header is ignored: any client can write it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.hops = settings.LABELOP_TRUSTED_PROXY_COUNT
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.hops:
+            chain = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+            chain = [a for a in chain if a]
+            if len(chain) >= self.hops:
+                with contextlib.suppress(ValueError):
+                    request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(chain[-self.hops]))
+        return self.get_response(request)

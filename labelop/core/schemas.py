@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 
 class In(Schema):
@@ -18,6 +18,14 @@ class Created(Schema):
     id: int
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# No control characters in names (PostgreSQL refuses NUL, terminals and logs misread the rest).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                        pattern=_PRINTABLE)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150,
                                             pattern=r"^[\w.@+-]+$")]
+# Free text keeps tabs and line breaks, nothing else below U+0020.
+Text = Annotated[str, StringConstraints(max_length=5000,
+                                        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+# Database ids: positive and within a signed 64-bit integer.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]

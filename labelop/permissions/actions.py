@@ -28,6 +28,7 @@ class Action(StrEnum):
     INSTANCE_AUDIT_READ = "instance.audit.read"
     AUDIT_VERIFY = "audit.verify"
     TOKEN_MANAGE_OWN = "token.manage_own"
+    TOKEN_CREATE = "token.create"
 
 
 class Principal(StrEnum):

@@ -26,10 +26,16 @@ INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {
     Action.PROJECT_CREATE: frozenset({Principal.USER}),
     Action.USER_MANAGE: frozenset({Principal.SITE_ADMIN}),
     Action.INSTANCE_AUDIT_READ: frozenset({Principal.SITE_ADMIN}),
-    Action.AUDIT_VERIFY: frozenset({Principal.SITE_ADMIN, Principal.PROJECT_OWNER}),
+    # The whole chain spans every project: verifying it is an instance concern.
+    Action.AUDIT_VERIFY: frozenset({Principal.SITE_ADMIN}),
     Action.TOKEN_MANAGE_OWN: frozenset({Principal.USER}),
+    Action.TOKEN_CREATE: frozenset({Principal.USER}),
 }
 
+# Only a person in a browser session may do these: a leaked API token must not be able to
+# mint a longer-lived or wider copy of itself.
+SESSION_ONLY = frozenset({Action.TOKEN_CREATE, Action.TOKEN_SCOPE_TO_PROJECT})
+
 # A token scoped to one project may act only inside it; of the instance actions it keeps
-# only the management of the caller's own tokens (and cannot widen its own scope).
+# only listing and revoking the caller's own tokens.
 SCOPED_TOKEN_INSTANCE_ACTIONS = frozenset({Action.TOKEN_MANAGE_OWN})

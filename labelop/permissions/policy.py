@@ -13,6 +13,7 @@ from labelop.permissions.matrix import (
     INSTANCE_MATRIX,
     PROJECT_MATRIX,
     SCOPED_TOKEN_INSTANCE_ACTIONS,
+    SESSION_ONLY,
 )
 
 M = TypeVar("M", bound=Model)
@@ -79,6 +80,8 @@ def can(actor: Actor | None, action: Action, obj: Any = None) -> bool:
     """Whether the actor may perform `action` (on `obj`, for project-scoped actions)."""
     if actor is None:
         return False
+    if actor.token is not None and action in SESSION_ONLY:
+        return False
     if action in INSTANCE_MATRIX:
         if actor.scoped_project_id is not None and action not in SCOPED_TOKEN_INSTANCE_ACTIONS:
             return False
@@ -95,6 +98,9 @@ def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
     """Raise unless `can`: NotFound when the object is hidden from the actor, else Forbidden."""
     if can(actor, action, obj):
         return
+    if actor is not None and actor.token is not None and action in SESSION_ONLY:
+        raise Forbidden(f"{action.value} needs a browser session, not an API token.",
+                        code="session_required")
     if action in INSTANCE_MATRIX:
         raise Forbidden(f"This account may not perform {action.value}.")
     project_id = _project_id_of(obj)

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
-from labelop.core.schemas import In, Name, Username
+from labelop.core.schemas import In, Name, Text, Username
 from labelop.permissions import Role
 from labelop.projects.models import Sensitivity, Status
 
-LabelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LabelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
+                                             pattern=r"^[^\x00-\x1f\x7f]+$")]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
 
 
@@ -23,13 +24,13 @@ class LabelIn(In):
 class ProjectCreateIn(In):
     name: Name
     sensitivity: Sensitivity
-    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    description: Text = ""
     labels: list[LabelIn] = Field(default_factory=list, max_length=500)
 
 
 class ProjectUpdateIn(In):
     name: Name | None = None
-    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    description: Text | None = None
     sensitivity: Sensitivity | None = None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from labelop.accounts.models import User
 from labelop.audit.actions import AuditAction
@@ -83,10 +83,15 @@ def member_add(*, actor: Actor, project: Project, username: str, role: Role) -> 
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise NotFound(f"No active user named {username!r}.", code="user_not_found")
-    if Membership.objects.filter(project=project, user=user).exists():
-        raise Conflict(f"{username!r} is already a member; change their role instead.",
+    already = Conflict(f"{username!r} is already a member; change their role instead.",
                        code="already_member")
-    membership = Membership.objects.create(project=project, user=user, role=role)
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise already
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(project=project, user=user, role=role)
+    except IntegrityError:  # added concurrently
+        raise already from None
     record(actor=actor, action=AuditAction.MEMBER_ADDED, project=project,
            target=f"user:{username}", details={"role": role.value})
     return membership

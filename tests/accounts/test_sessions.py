@@ -8,7 +8,7 @@ from django.test import Client
 from labelop.accounts.models import User
 from labelop.accounts.services import bootstrap_site_admin
 from labelop.audit.models import AuditEvent
-from tests.conftest import PASSWORD, World, make_user
+from tests.conftest import PASSWORD, World, api_for, make_user
 
 
 def _csrf_client() -> tuple[Client, str]:
@@ -99,7 +99,10 @@ def test_repeated_failures_lock_the_login_even_with_the_right_password(world: Wo
     assert locked.status_code == 429
     assert locked.json()["code"] == "login_locked"
     assert client.get("/api/v1/me").status_code == 401
-    assert AuditEvent.objects.filter(action="auth.locked_out").count() == 2
+    # The lock is recorded once, when it happens; knocking on a locked door writes nothing.
+    assert AuditEvent.objects.filter(action="auth.locked_out").count() == 1
+    assert _login(client, csrf, "owner", "again").status_code == 429
+    assert AuditEvent.objects.filter(action="auth.locked_out").count() == 1
     # Another person from the same address is not locked out by someone else's guesses.
     assert _login(client, csrf, "reviewer", PASSWORD).status_code == 200
 
@@ -167,3 +170,61 @@ def test_weak_new_passwords_are_refused(world: World, new: str, code: str) -> No
     assert response.status_code == 422
     assert response.json()["code"] == code
     assert User.objects.get(username="owner").check_password(PASSWORD)
+
+
+def test_unknown_usernames_are_not_kept_verbatim_in_the_audit_log(world: World) -> None:
+    client, csrf = _csrf_client()
+
+    _login(client, csrf, "my secret passphrase", "oops")
+
+    event = AuditEvent.objects.get(action="auth.login_failed")
+    assert "passphrase" not in event.target
+    assert event.target.startswith("user:unknown#")
+
+
+def test_deactivation_ends_open_sessions_for_good(world: World) -> None:
+    client, csrf = _csrf_client()
+    _login(client, csrf, "annotator", PASSWORD)
+    admin = api_for(world.users["site_admin"])
+
+    admin.patch("/users/annotator", {"is_active": False})
+    admin.patch("/users/annotator", {"is_active": True})
+
+    assert client.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize("username", ["nul\u0000name", "tab\tname"])
+def test_control_characters_in_a_login_are_a_4xx(world: World, username: str) -> None:
+    client, csrf = _csrf_client()
+    assert _login(client, csrf, username, "x").status_code == 422
+
+
+def test_forwarded_for_is_ignored_without_a_trusted_proxy(world: World) -> None:
+    client, csrf = _csrf_client()
+    client.post("/api/v1/auth/login", json.dumps({"username": "owner", "password": PASSWORD}),
+                content_type="application/json",
+                headers={"X-CSRFToken": csrf, "X-Forwarded-For": "203.0.113.9"})
+    assert AuditEvent.objects.get(action="auth.logged_in").ip == "127.0.0.1"
+
+
+def test_forwarded_for_names_the_client_behind_one_trusted_proxy(world: World, settings
+                                                                  ) -> None:
+    from labelop.core.middleware import ClientAddressMiddleware
+
+    settings.LABELOP_TRUSTED_PROXY_COUNT = 1
+    seen = {}
+
+    def app(request):
+        seen["ip"] = request.META["REMOTE_ADDR"]
+
+    ClientAddressMiddleware(app)(_request("198.51.100.1, 203.0.113.9"))
+    assert seen["ip"] == "203.0.113.9"  # the proxy appended the peer it saw: rightmost
+    ClientAddressMiddleware(app)(_request("not an address"))
+    assert seen["ip"] == "127.0.0.1"
+
+
+def _request(forwarded_for: str):
+    from django.test import RequestFactory
+
+    return RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded_for,
+                                REMOTE_ADDR="127.0.0.1")

@@ -179,3 +179,20 @@ def test_canonical_event_is_sorted_compact_json(seq, actor_id, actor, action, pr
     expected = {"action": action, "actor": actor, "actor_id": actor_id, "details": details,
                 "ip": ip, "project": project_id, "seq": seq, "target": target, "time": time}
     assert text == json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_an_append_during_verification_is_not_a_break(world: World, monkeypatch) -> None:
+    from labelop.audit import chain
+
+    _write(2, world)
+    read_head = chain._head
+
+    def head_then_someone_appends() -> tuple[int, str]:
+        head = read_head()
+        _write(1, world)
+        return head
+
+    monkeypatch.setattr(chain, "_head", head_then_someone_appends)
+    result = verify_chain()
+
+    assert (result.ok, result.events) == (True, 2)

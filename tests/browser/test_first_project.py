@@ -69,8 +69,9 @@ def test_newcomer_goes_from_first_start_to_a_first_project(page: Page, live_serv
     page.get_by_role("button", name="Create token").click()
     token = page.locator("#new-token").inner_text()
     assert token.startswith("lop_")
-    page.reload()
+    page.get_by_role("link", name="API tokens").click()
     expect(page.locator("#new-token")).to_have_count(0)
+    expect(page.locator("tbody")).to_contain_text("notebook")
 
 
 @pytest.mark.django_db(transaction=True)

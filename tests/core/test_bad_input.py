@@ -85,3 +85,35 @@ def test_garbage_bearer_token_is_401(db: None) -> None:
 
     for token in ("lop_nope", "x" * 5000, "lop_" + "\u00e9" * 10):
         _problem(Api(token).get("/me"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize("query", ["since=9999-12-31T23:59:59-23:00", "actor=a%00b",
+                                   "action=x%00", "project=100000000000000000000000000"])
+def test_out_of_range_and_control_character_filters_are_4xx(world: World, query: str) -> None:
+    response = api_for(world.users["owner"]).get(f"/audit?{query}")
+    assert 400 <= response.status_code < 500, response.content
+
+
+def test_export_with_a_bad_filter_writes_no_audit_event(world: World) -> None:
+    from labelop.audit.models import AuditEvent
+
+    client = api_for(world.users["owner"])
+    before = AuditEvent.objects.count()
+    response = client.get("/audit/export?since=9999-12-31T23:59:59-23:00")
+    assert response.status_code == 422
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "nul\u0000", "sensitivity": "standard"},
+    {"name": "x", "sensitivity": "standard", "description": "bell\u0007"},
+])
+def test_control_characters_in_names_are_422(world: World, body: dict) -> None:
+    assert api_for(world.users["owner"]).post("/projects", body).status_code == 422
+
+
+def test_an_id_beyond_64_bits_is_422(world: World) -> None:
+    from tests.conftest import session_api
+
+    response = session_api(world.users["owner"]).post("/tokens", {"name": "x", "project": 10**30})
+    assert response.status_code == 422

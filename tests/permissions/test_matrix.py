@@ -14,8 +14,8 @@ from labelop.audit.models import AuditEvent
 from labelop.core.api import api
 from labelop.permissions import Action, Role
 from labelop.permissions.actions import Principal
-from labelop.permissions.matrix import INSTANCE_MATRIX, PROJECT_MATRIX
-from tests.conftest import PASSWORD, WHO, World, api_for
+from labelop.permissions.matrix import INSTANCE_MATRIX, PROJECT_MATRIX, SESSION_ONLY
+from tests.conftest import PASSWORD, WHO, Api, World, api_for, session_api
 
 CALLERS = ("anonymous", *WHO)
 ROLE_OF = {"owner": Role.OWNER, "reviewer": Role.REVIEWER, "annotator": Role.ANNOTATOR}
@@ -41,9 +41,10 @@ class Case:
     action: object  # an Action, SCOPED or PUBLIC
     body: Callable[[World], object] | None = None
     mutates: bool = field(default=True)
+    session: bool = False  # call with a browser session instead of an API token
 
     def __str__(self) -> str:
-        return f"{self.operation_id}:{self.method}"
+        return f"{self.operation_id}:{self.method}{':session' if self.session else ''}"
 
 
 def _newest_token_id() -> int:
@@ -55,21 +56,30 @@ def _p(w: World) -> str:
     return f"/projects/{w.project.pk}"
 
 
+TOKEN_CASES = [  # the session-only actions, tried with an API token: always refused
+    Case("accounts_token_create", "POST", lambda w: "/tokens", 201, Action.TOKEN_CREATE,
+         body=lambda w: {"name": "minted by a token"}),
+    Case("accounts_token_create", "POST", lambda w: "/tokens", 201,
+         Action.TOKEN_SCOPE_TO_PROJECT, body=lambda w: {"name": "x", "project": w.project.pk}),
+]
+
 CASES = [
     Case("core_health_get", "GET", lambda w: "/health", 200, PUBLIC, mutates=False),
     Case("accounts_csrf_get", "GET", lambda w: "/auth/csrf", 200, PUBLIC, mutates=False),
     Case("accounts_session_login", "POST", lambda w: "/auth/login", 200, PUBLIC,
          body=lambda w: {"username": "owner", "password": PASSWORD}),
-    Case("accounts_session_logout", "POST", lambda w: "/auth/logout", 204, SCOPED),
+    Case("accounts_session_logout", "POST", lambda w: "/auth/logout", 204, SCOPED,
+         session=True),
     Case("accounts_me_get", "GET", lambda w: "/me", 200, SCOPED, mutates=False),
     Case("accounts_password_change", "POST", lambda w: "/me/password", 422, SCOPED,
          body=lambda w: {"current_password": "wrong", "new_password": "x"}),
     Case("accounts_token_list", "GET", lambda w: "/tokens", 200, Action.TOKEN_MANAGE_OWN,
          mutates=False),
-    Case("accounts_token_create", "POST", lambda w: "/tokens", 201, Action.TOKEN_MANAGE_OWN,
-         body=lambda w: {"name": "ci"}),
+    Case("accounts_token_create", "POST", lambda w: "/tokens", 201, Action.TOKEN_CREATE,
+         body=lambda w: {"name": "ci"}, session=True),
     Case("accounts_token_create", "POST", lambda w: "/tokens", 201,
-         Action.TOKEN_SCOPE_TO_PROJECT, body=lambda w: {"name": "ci", "project": w.project.pk}),
+         Action.TOKEN_SCOPE_TO_PROJECT, body=lambda w: {"name": "ci", "project": w.project.pk},
+         session=True),
     Case("accounts_token_revoke", "DELETE", lambda w: f"/tokens/{_newest_token_id()}", 204,
          Action.TOKEN_MANAGE_OWN),
     Case("accounts_user_list", "GET", lambda w: "/users", 200, Action.USER_MANAGE, mutates=False),
@@ -106,6 +116,8 @@ def expected_status(case: Case, who: str) -> int:
         return case.ok
     if who == "anonymous":
         return 401
+    if not case.session and case.action in SESSION_ONLY:
+        return 403
     if case.action is SCOPED:
         return case.ok
     if case.action in INSTANCE_MATRIX:
@@ -127,9 +139,11 @@ def test_every_action_is_in_a_matrix() -> None:
 
 
 @pytest.mark.parametrize("who", CALLERS)
-@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("case", CASES + TOKEN_CASES, ids=str)
 def test_authorization_matrix(world: World, case: Case, who: str) -> None:
-    client = api_for(world.users.get(who))
+    user = world.users.get(who)
+    client = (session_api(user) if case.session and user else Api() if case.session
+              else api_for(user))
     events_before = AuditEvent.objects.count()
     want = expected_status(case, who)
 
