@@ -158,6 +158,41 @@ def token_create(ctx: click.Context, username: str, name: str, project: int | No
     click.echo(raw)
 
 
+@main.command("import")
+@click.argument("project_id", metavar="PROJECT", type=int)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.pass_context
+def import_(ctx: click.Context, project_id: int, paths: tuple[str, ...]) -> None:
+    """Ingest image files and folders into a project (operator access), with progress."""
+    _setup(ctx.obj["data_dir"])
+    from tqdm import tqdm
+
+    from labelop.assets.services import IngestReport, project_location, take
+    from labelop.core.errors import DomainError
+    from labelop.projects.models import Project
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        _fail(f"No project number {project_id}.")
+    try:
+        location = project_location(project)
+    except DomainError as exc:
+        _fail(exc.detail)
+    from labelop.storage.services import backend_for
+
+    backend_for(location).sweep()  # leftovers of an earlier run that was killed
+    files = sorted(p for path in map(Path, paths)
+                   for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    report = IngestReport()
+    for path in tqdm(files, unit="image", desc=f"importing into {project.name}"):
+        take(report, project=project, location=location, data=path.read_bytes(),
+              name=path.name, actor_user=None, via="cli")
+    click.echo(f"{len(report.created)} imported, {len(report.duplicates)} already there, "
+               f"{len(report.rejected)} refused.")
+    for item in report.rejected:
+        click.echo(f"  refused {item['name']}: {item['error']['message']}", err=True)
+
+
 @main.group()
 def audit() -> None:
     """The tamper-evident audit log."""

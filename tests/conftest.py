@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +24,53 @@ from labelop.core import append_only
 from labelop.permissions import Actor, Role
 from labelop.projects.models import Membership, Project, Sensitivity
 from tests.openapi_check import check_response
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server on loopback: LABELOP_TEST_S3_URL, else moto's server."""
+    if os.environ.get("LABELOP_TEST_S3_URL"):
+        yield os.environ["LABELOP_TEST_S3_URL"]
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1",
+         "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> dict[str, str]:
+    """A fresh bucket and the parameters of an S3 location that uses it."""
+    import boto3
+
+    params = {"endpoint_url": s3_endpoint, "bucket": f"lop-{uuid.uuid4().hex[:12]}",
+              "region": "us-east-1", "access_key_id": "testing", "secret_access_key": "testing"}
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(
+        Bucket=params["bucket"])
+    return params
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    """A data dir of the test's own: its own instance key and local objects."""
+    from labelop.storage import services as storage_services
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    storage_services._backends.clear()
+    return settings.DATA_DIR
 
 
 def _wants_transaction(request: pytest.FixtureRequest) -> bool:
@@ -69,6 +122,9 @@ class World:
     project: Project
     other_project: Project
     users: dict[str, User]
+    asset: object = None
+    job: object = None
+    import_root: object = None
 
     def actor(self, who: str) -> Actor:
         return Actor(user=self.users[who])
@@ -79,6 +135,10 @@ WHO = ("owner", "reviewer", "annotator", "outsider", "site_admin")
 
 @pytest.fixture
 def world(db: None) -> World:
+    return build_world()
+
+
+def build_world() -> World:
     users = {who: make_user(who, site_admin=(who == "site_admin")) for who in WHO}
     users["target"] = make_user("target")
     project = Project.objects.create(name="Scans", sensitivity=Sensitivity.RESTRICTED,
@@ -90,6 +150,31 @@ def world(db: None) -> World:
                                    created_by=users["outsider"])
     Membership.objects.create(project=other, user=users["outsider"], role=Role.OWNER)
     return World(project=project, other_project=other, users=users)
+
+
+@pytest.fixture
+def image_world(world: World, data_dir, settings, tmp_path) -> World:
+    """The world with one image (its task assigned to the annotator), a finished import job
+    and an import root holding one more image."""
+    from labelop.annotations.models import Task
+    from labelop.assets.ingest import ingest
+    from labelop.assets.services import project_location
+    from labelop.jobs.models import Job, JobStatus
+    from tests import images
+
+    ingested = ingest(project=world.project, location=project_location(world.project),
+                      data=images.jpeg(seed=42), name="scan.jpg", created_by=world.users["owner"],
+                      via="upload")
+    Task.objects.filter(pk=ingested.task.pk).update(assignee=world.users["annotator"])
+    world.asset = ingested.asset
+    world.job = Job.objects.create(kind="import", project=world.project, status=JobStatus.SUCCEEDED,
+                                   created_by=world.users["owner"])
+    root = tmp_path / "imports"
+    root.mkdir()
+    (root / "more.jpg").write_bytes(images.jpeg(seed=43))
+    settings.LABELOP_IMPORT_ROOTS = (root.resolve(),)
+    world.import_root = root
+    return world
 
 
 class Api:

@@ -19,3 +19,8 @@ class AuditAction(StrEnum):
     MEMBER_ROLE_CHANGED = "member.role_changed"
     MEMBER_REMOVED = "member.removed"
     AUDIT_EXPORTED = "audit.exported"
+    STORAGE_LOCATION_CREATED = "storage.location_created"
+    STORAGE_KEY_ROTATED = "storage.key_rotated"
+    IMAGE_IMPORTED = "image.imported"
+    IMAGE_VIEWED = "image.viewed"
+    IMPORT_STARTED = "import.started"

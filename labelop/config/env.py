@@ -51,6 +51,9 @@ class Env:
     max_json_body_bytes: int
     token_default_days: int
     trusted_proxy_count: int
+    import_roots: tuple[Path, ...]
+    max_image_pixels: int
+    max_upload_bytes: int
 
     @classmethod
     def read(cls) -> Env:
@@ -72,6 +75,10 @@ class Env:
             max_json_body_bytes=_int("LABELOP_MAX_JSON_BODY_BYTES", 1_048_576, minimum=1024),
             token_default_days=_int("LABELOP_TOKEN_DEFAULT_DAYS", 90, minimum=1),
             trusted_proxy_count=_int("LABELOP_TRUSTED_PROXY_COUNT", 0),
+            import_roots=tuple(Path(p).resolve() for p in
+                               os.environ.get("LABELOP_IMPORT_ROOTS", "").split(":") if p),
+            max_image_pixels=_int("LABELOP_MAX_IMAGE_PIXELS", 150_000_000, minimum=1),
+            max_upload_bytes=_int("LABELOP_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1024),
         )
 
 

@@ -40,6 +40,11 @@ INSTALLED_APPS = [
     "labelop.accounts",
     "labelop.projects",
     "labelop.audit",
+    "labelop.storage",
+    "labelop.assets",
+    "labelop.annotations",
+    "labelop.jobs",
+    "labelop.privacy",
 ]
 
 MIDDLEWARE = [
@@ -152,6 +157,11 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 LABELOP_TOKEN_DEFAULT_DAYS = ENV.token_default_days
 LABELOP_TRUSTED_PROXY_COUNT = ENV.trusted_proxy_count
+LABELOP_IMPORT_ROOTS = ENV.import_roots
+LABELOP_MAX_IMAGE_PIXELS = ENV.max_image_pixels
+LABELOP_MAX_UPLOAD_BYTES = ENV.max_upload_bytes
+# Uploads larger than this go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

@@ -69,9 +69,12 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from labelop.accounts.api import auth_router, me_router, tokens_router, users_router
+    from labelop.assets.api import router as assets_router
     from labelop.audit.api import router as audit_router
     from labelop.core.health import router as health_router
+    from labelop.jobs.api import router as jobs_router
     from labelop.projects.api import router as projects_router
+    from labelop.storage.api import router as storage_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/me", me_router)
@@ -80,6 +83,9 @@ def _register_routers() -> None:
     api.add_router("/projects", projects_router)
     api.add_router("/audit", audit_router)
     api.add_router("", health_router)
+    api.add_router("", assets_router)
+    api.add_router("", storage_router)
+    api.add_router("/jobs", jobs_router)
 
 
 _register_routers()

@@ -21,6 +21,10 @@ class Action(StrEnum):
     MEMBER_REMOVE = "member.remove"
     PROJECT_AUDIT_READ = "project.audit.read"
     TOKEN_SCOPE_TO_PROJECT = "token.scope"
+    IMAGE_UPLOAD = "image.upload"
+    IMAGE_VIEW = "image.view"
+    JOB_VIEW = "job.view"
+    STORAGE_REPORT_VIEW = "storage.report.view"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"
@@ -29,6 +33,7 @@ class Action(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     TOKEN_MANAGE_OWN = "token.manage_own"
     TOKEN_CREATE = "token.create"
+    STORAGE_MANAGE = "storage.manage"
 
 
 class Principal(StrEnum):

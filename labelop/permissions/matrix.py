@@ -20,6 +20,16 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.MEMBER_REMOVE: frozenset({OWNER}),
     Action.PROJECT_AUDIT_READ: frozenset({OWNER}),
     Action.TOKEN_SCOPE_TO_PROJECT: ALL_ROLES,
+    Action.IMAGE_UPLOAD: frozenset({OWNER}),
+    Action.IMAGE_VIEW: ALL_ROLES,
+    Action.JOB_VIEW: frozenset({OWNER}),
+    Action.STORAGE_REPORT_VIEW: frozenset({OWNER}),
+}
+
+# Roles that reach only the objects assigned to them for an action (annotators see the
+# images of their own tasks, nothing else in the project).
+ASSIGNED_ONLY: dict[Action, frozenset[Role]] = {
+    Action.IMAGE_VIEW: frozenset({ANNOTATOR}),
 }
 
 INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {
@@ -30,6 +40,7 @@ INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {
     Action.AUDIT_VERIFY: frozenset({Principal.SITE_ADMIN}),
     Action.TOKEN_MANAGE_OWN: frozenset({Principal.USER}),
     Action.TOKEN_CREATE: frozenset({Principal.USER}),
+    Action.STORAGE_MANAGE: frozenset({Principal.SITE_ADMIN}),
 }
 
 # Only a person in a browser session may do these: a leaked API token must not be able to

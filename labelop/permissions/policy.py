@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from labelop.core.errors import Forbidden, NotFound
 from labelop.permissions.actions import Action, Principal, Role
 from labelop.permissions.actor import Actor
 from labelop.permissions.matrix import (
+    ASSIGNED_ONLY,
     INSTANCE_MATRIX,
     PROJECT_MATRIX,
     SCOPED_TOKEN_INSTANCE_ACTIONS,
@@ -17,6 +18,8 @@ from labelop.permissions.matrix import (
 )
 
 M = TypeVar("M", bound=Model)
+# How each model reaches the assignee of its task, for ASSIGNED_ONLY narrowing in scope().
+_ASSIGNEE_PATH = {"Asset": "task__assignee", "Task": "assignee"}
 
 
 def _project_id_of(obj: Any) -> int | None:
@@ -91,7 +94,23 @@ def can(actor: Actor | None, action: Action, obj: Any = None) -> bool:
     if allowed is None or project_id is None:
         return False  # deny by default: unknown action or no project context
     role = role_in(actor, project_id)
-    return role is not None and role in allowed
+    if role is None or role not in allowed:
+        return False
+    if role in ASSIGNED_ONLY.get(action, ()):
+        return _assigned_to(actor, obj)
+    return True
+
+
+def _assigned_to(actor: Actor, obj: Any) -> bool:
+    """Whether `obj` (an asset or a task) belongs to a task assigned to the actor."""
+    from labelop.annotations.models import Task
+    from labelop.assets.models import Asset
+
+    if isinstance(obj, Task):
+        return obj.assignee_id == actor.user.pk
+    if isinstance(obj, Asset):
+        return Task.objects.filter(asset=obj, assignee=actor.user).exists()
+    return False  # deny by default: a project alone is not an assigned object
 
 
 def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
@@ -104,9 +123,11 @@ def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
     if action in INSTANCE_MATRIX:
         raise Forbidden(f"This account may not perform {action.value}.")
     project_id = _project_id_of(obj)
-    if project_id is not None and can(actor, Action.PROJECT_VIEW, obj):
-        raise Forbidden(f"Your role in this project does not allow {action.value}.")
-    raise NotFound("Not found.")
+    if project_id is None or actor is None or not can(actor, Action.PROJECT_VIEW, obj):
+        raise NotFound("Not found.")
+    if role_in(actor, project_id) in ASSIGNED_ONLY.get(action, ()):
+        raise NotFound("Not found.")  # not assigned to them: as if it did not exist
+    raise Forbidden(f"Your role in this project does not allow {action.value}.")
 
 
 def scope(actor: Actor | None, action: Action, qs: QuerySet[M]) -> QuerySet[M]:
@@ -126,4 +147,9 @@ def scope(actor: Actor | None, action: Action, qs: QuerySet[M]) -> QuerySet[M]:
     project_ids = memberships.values("project_id")
     if qs.model is Project:
         return qs.filter(pk__in=project_ids)
-    return qs.filter(project_id__in=project_ids)
+    narrowed = ASSIGNED_ONLY.get(action, frozenset())
+    if not narrowed:
+        return qs.filter(project_id__in=project_ids)
+    wide = project_ids.exclude(role__in=narrowed)
+    return qs.filter(Q(project_id__in=wide) | Q(project_id__in=project_ids, **{
+        _ASSIGNEE_PATH[qs.model.__name__]: actor.user}))

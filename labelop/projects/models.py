@@ -40,6 +40,9 @@ class Project(models.Model):
                                    default=Sensitivity.RESTRICTED)
     status = models.CharField(max_length=16, choices=_choices(Status), default=Status.DRAFT)
     labels = models.JSONField(default=list)
+    # Where the project's images live; None until the first image (then the default).
+    storage_location = models.ForeignKey("storage.StorageLocation", null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="projects")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.SET_NULL, related_name="+")

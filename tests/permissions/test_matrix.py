@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labelop.accounts.models import ApiToken
 from labelop.audit.models import AuditEvent
@@ -15,6 +16,7 @@ from labelop.core.api import api
 from labelop.permissions import Action, Role
 from labelop.permissions.actions import Principal
 from labelop.permissions.matrix import INSTANCE_MATRIX, PROJECT_MATRIX, SESSION_ONLY
+from tests import images
 from tests.conftest import PASSWORD, WHO, Api, World, api_for, session_api
 
 CALLERS = ("anonymous", *WHO)
@@ -42,6 +44,7 @@ class Case:
     body: Callable[[World], object] | None = None
     mutates: bool = field(default=True)
     session: bool = False  # call with a browser session instead of an API token
+    multipart: bool = False  # an upload of one image
 
     def __str__(self) -> str:
         return f"{self.operation_id}:{self.method}{':session' if self.session else ''}"
@@ -107,6 +110,29 @@ CASES = [
     Case("audit_chain_verify", "GET", lambda w: "/audit/verify", 200, Action.AUDIT_VERIFY,
          mutates=False),
     Case("audit_event_export", "GET", lambda w: "/audit/export?format=csv", 200, SCOPED),
+    Case("assets_image_upload", "POST", lambda w: f"{_p(w)}/images", 200, Action.IMAGE_UPLOAD,
+         multipart=True),
+    Case("assets_import_start", "POST", lambda w: f"{_p(w)}/imports", 202, Action.IMAGE_UPLOAD,
+         body=lambda w: {"folder": str(w.import_root)}),
+    Case("assets_image_content", "GET", lambda w: f"/images/{w.asset.pk}/content", 200,
+         Action.IMAGE_VIEW),
+    Case("assets_image_thumbnail", "GET", lambda w: f"/images/{w.asset.pk}/thumbnail", 200,
+         Action.IMAGE_VIEW),
+    Case("jobs_job_get", "GET", lambda w: f"/jobs/{w.job.pk}", 200, Action.JOB_VIEW,
+         mutates=False),
+    Case("storage_location_list", "GET", lambda w: "/storage/locations", 200,
+         Action.STORAGE_MANAGE, mutates=False),
+    Case("storage_location_create", "POST", lambda w: "/storage/locations", 201,
+         Action.STORAGE_MANAGE, body=lambda w: {
+             "name": "scans", "kind": "local", "encryption": "server",
+             "params": {"path": str(w.import_root.parent / "scans")}}),
+    Case("storage_key_rotate", "POST",
+         lambda w: f"/storage/locations/{w.asset.location_id}/rotate-key", 200,
+         Action.STORAGE_MANAGE, body=lambda w: {}),
+    Case("storage_report_get", "GET", lambda w: f"{_p(w)}/storage", 200,
+         Action.STORAGE_REPORT_VIEW, mutates=False),
+    Case("storage_project_set", "PUT", lambda w: f"{_p(w)}/storage", 200, Action.PROJECT_UPDATE,
+         body=lambda w: {"location": "local"}),
 ]
 
 
@@ -140,14 +166,21 @@ def test_every_action_is_in_a_matrix() -> None:
 
 @pytest.mark.parametrize("who", CALLERS)
 @pytest.mark.parametrize("case", CASES + TOKEN_CASES, ids=str)
-def test_authorization_matrix(world: World, case: Case, who: str) -> None:
+def test_authorization_matrix(image_world: World, case: Case, who: str) -> None:
+    world = image_world
     user = world.users.get(who)
     client = (session_api(user) if case.session and user else Api() if case.session
               else api_for(user))
     events_before = AuditEvent.objects.count()
     want = expected_status(case, who)
 
-    response = client.call(case.method, case.path(world), case.body(world) if case.body else None)
+    if case.multipart:
+        upload = SimpleUploadedFile("new.jpg", images.jpeg(seed=77))
+        response = client.client.post(f"/api/v1{case.path(world)}", {"files": [upload]},
+                                      headers=client.headers)
+    else:
+        response = client.call(case.method, case.path(world),
+                               case.body(world) if case.body else None)
 
     assert response.status_code == want, response.content
     if want >= 400:

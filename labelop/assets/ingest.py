@@ -1,0 +1,190 @@
+"""Ingest: the one path by which an image enters LabelOp (upload, folder, bucket, CLI).
+
+validate (sniff, decode fully, bound the pixel count) -> strip metadata losslessly ->
+hash the stored bytes -> de-duplicate in the project -> store image and thumbnail
+(encrypted as the location says) -> create Asset + Task + audit event in one transaction.
+Object keys are derived from the project and the hash, so an interrupted import that runs
+again writes the same keys and adopts what it had stored: no duplicates, no orphans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from PIL import Image, UnidentifiedImageError
+
+from labelop.annotations.models import Task
+from labelop.assets import metadata
+from labelop.assets.metadata import Refused
+from labelop.assets.models import Asset
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
+from labelop.projects.models import Project
+from labelop.storage.models import StorageLocation
+from labelop.storage.services import object_put
+
+THUMBNAIL_SIZE = 256
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "WEBP": "image/webp",
+           "BMP": "image/bmp"}
+# Pillow's own bomb check is replaced by ours (a clear refusal before any decoding).
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass
+class Ingested:
+    asset: Asset
+    task: Task
+    duplicate: bool = False
+
+
+@dataclass
+class Prepared:
+    """An image validated and stripped, ready to store."""
+
+    data: bytes
+    format: str
+    width: int
+    height: int
+    mode: str
+    orientation: int
+    removed: list[str] = field(default_factory=list)
+    thumbnail: bytes = b""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def sanitize_name(name: str) -> str:
+    """Display text only: no path parts, no control or format characters, bounded."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in ("C", "Z")
+                   or ch == " ")
+    return name.strip().lstrip(".")[:255] or "image"
+
+
+def _decode(data: bytes, fmt: str) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data), formats=[fmt])
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise Refused("corrupt", f"Not a readable {fmt} image: {exc}.") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise Refused("empty_image", f"The image is {width}x{height} pixels.")
+    limit = settings.LABELOP_MAX_IMAGE_PIXELS
+    if width * height > limit:
+        raise Refused("too_many_pixels", f"{width}x{height} is more than the {limit:,} pixels "
+                      "this server decodes (decompression bomb guard).")
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise Refused("truncated", f"The image data is incomplete or corrupt ({exc}).") from None
+    return image
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A displayable copy: 16-bit and 32-bit greyscale stretched to their own range."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        wide = image.convert("I") if image.mode != "F" else image
+        low, high = cast(tuple[float, float], wide.getextrema())
+        scale = 255.0 / (high - low) if high > low else 0.0
+        return wide.point(lambda v: (v - low) * scale).convert("L")
+    if image.mode in ("RGB", "L", "RGBA", "LA"):
+        return image
+    return image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info
+                         else "RGB")
+
+
+def _thumbnail(image: Image.Image, orientation: int) -> bytes:
+    thumb = _eight_bit(image)
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    thumb = _orient(thumb, orientation)
+    if thumb.mode in ("RGBA", "LA"):  # thumbnails are always JPEG: flatten onto white
+        flat = Image.new("RGB", thumb.size, "white")
+        flat.paste(thumb.convert("RGBA"), mask=thumb.convert("RGBA").getchannel("A"))
+        thumb = flat
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+_ORIENT = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
+           4: [Image.Transpose.FLIP_TOP_BOTTOM],
+           5: [Image.Transpose.TRANSPOSE], 6: [Image.Transpose.ROTATE_270],
+           7: [Image.Transpose.TRANSVERSE], 8: [Image.Transpose.ROTATE_90]}
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    for step in _ORIENT.get(orientation, []):
+        image = image.transpose(step)
+    return image
+
+
+def prepare(data: bytes) -> Prepared:
+    """Validate and strip one file's bytes; Refused says why a file cannot be taken."""
+    if not data:
+        raise Refused("empty_file", "The file is empty.")
+    if len(data) > settings.LABELOP_MAX_UPLOAD_BYTES:
+        raise Refused("too_large", f"The file is larger than "
+                      f"{settings.LABELOP_MAX_UPLOAD_BYTES:,} bytes.")
+    fmt = metadata.sniff(data[:16])
+    if fmt is None:
+        raise Refused("unsupported_format",
+                      "Not a JPEG, PNG, TIFF, WebP or BMP image (judged by its content).")
+    image = _decode(data, fmt)
+    orientation = int(image.getexif().get(0x0112, 1) or 1)
+    names = metadata.exif_names(image)
+    if fmt == "JPEG":
+        stripped = metadata.strip_jpeg(data)
+    elif fmt == "PNG":
+        stripped = metadata.strip_png(data)
+    elif fmt == "WEBP":
+        stripped = metadata.strip_webp(data)
+    elif fmt == "TIFF":
+        stripped = metadata.strip_tiff(image)
+    else:
+        stripped = metadata.strip_bmp(data)
+    removed = sorted(set(stripped.removed) | set(names))
+    return Prepared(data=stripped.data, format=fmt, width=image.width, height=image.height,
+                    mode=image.mode, orientation=orientation if 1 <= orientation <= 8 else 1,
+                    removed=removed, thumbnail=_thumbnail(image, orientation))
+
+
+def object_keys(project: Project, sha256: str) -> tuple[str, str]:
+    return f"p{project.pk}/{sha256}", f"p{project.pk}/{sha256}.thumb"
+
+
+def ingest(*, project: Project, location: StorageLocation, data: bytes, name: str,
+           created_by: Any, via: str) -> Ingested:
+    """Take one file into the project. Raises Refused; a repeat answers duplicate=True."""
+    prepared = prepare(data)
+    sha256 = prepared.sha256
+    existing = Asset.objects.filter(project=project, sha256=sha256).select_related("task").first()
+    if existing is not None:
+        return Ingested(existing, existing.task, duplicate=True)
+    key, thumb_key = object_keys(project, sha256)
+    object_put(location, key, [prepared.data])
+    object_put(location, thumb_key, [prepared.thumbnail])
+    try:
+        with transaction.atomic():
+            asset = Asset.objects.create(
+                project=project, location=location, object_key=key, thumbnail_key=thumb_key,
+                sha256=sha256, size=len(prepared.data), width=prepared.width,
+                height=prepared.height, format=prepared.format, mode=prepared.mode,
+                orientation=prepared.orientation, original_name=sanitize_name(name),
+                stripped_metadata=prepared.removed, created_by=created_by)
+            task = Task.objects.create(project=project, asset=asset)
+            record(actor=created_by, action=AuditAction.IMAGE_IMPORTED, project=project,
+                   target=f"asset:{asset.pk}",
+                   details={"sha256": sha256, "name": asset.original_name, "via": via,
+                            "stripped": prepared.removed})
+    except IntegrityError:  # the same image arrived concurrently: keep the other one
+        existing = Asset.objects.select_related("task").get(project=project, sha256=sha256)
+        return Ingested(existing, existing.task, duplicate=True)
+    return Ingested(asset, task)

@@ -1,0 +1,231 @@
+"""Writes for images: upload, import (folder or bucket prefix), and audited viewing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from labelop.assets.ingest import FORMATS, ingest, sanitize_name
+from labelop.assets.metadata import Refused
+from labelop.assets.models import Asset
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
+from labelop.core.errors import Invalid, NotFound
+from labelop.jobs.models import Job
+from labelop.jobs.services import job_create, job_progress
+from labelop.permissions import Action, Actor, require
+from labelop.privacy.profiles import storage_refusal
+from labelop.projects.models import Project
+from labelop.storage.backends import StorageError
+from labelop.storage.models import StorageLocation
+from labelop.storage.services import backend_for, default_location, object_read
+
+
+@dataclass
+class IngestReport:
+    created: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"created": self.created, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def project_location(project: Project) -> StorageLocation:
+    """The project's storage location (the instance default until one is chosen), checked
+    against the profile every time an image is stored."""
+    location = project.storage_location or default_location()
+    refusal = storage_refusal(project.sensitivity, location)
+    if refusal:
+        raise Invalid(refusal + " Choose another storage location for the project.",
+                      code="storage_not_allowed")
+    return location
+
+
+def take(report: IngestReport, *, project: Project, location: StorageLocation, data: bytes,
+          name: str, actor_user: Any, via: str) -> None:
+    """Ingest one file into the report: one bad file never sinks the others."""
+    try:
+        result = ingest(project=project, location=location, data=data, name=name,
+                        created_by=actor_user, via=via)
+    except Refused as refused:
+        report.rejected.append({"name": sanitize_name(name),
+                                "error": {"code": refused.code, "message": refused.message}})
+        return
+    except StorageError as exc:
+        report.rejected.append({"name": sanitize_name(name),
+                                "error": {"code": "storage_failed", "message": str(exc)}})
+        return
+    entry = {"asset": result.asset.pk, "task": result.task.pk, "sha256": result.asset.sha256,
+             "name": result.asset.original_name}
+    (report.duplicates if result.duplicate else report.created).append(entry)
+
+
+def images_upload(*, actor: Actor, project: Project, files: Iterable[UploadedFile]
+                  ) -> IngestReport:
+    """Ingest uploaded files; the answer lists what was created, repeated and refused."""
+    require(actor, Action.IMAGE_UPLOAD, project)
+    location = project_location(project)
+    report = IngestReport()
+    for upload in files:
+        name = upload.name or "upload"
+        if upload.size is not None and upload.size > settings.LABELOP_MAX_UPLOAD_BYTES:
+            report.rejected.append({"name": sanitize_name(name), "error": {
+                "code": "too_large",
+                "message": f"Larger than {settings.LABELOP_MAX_UPLOAD_BYTES:,} bytes."}})
+            continue
+        with upload.open("rb") as f:
+            data = f.read()
+        take(report, project=project, location=location, data=data, name=name,
+              actor_user=actor.user, via="upload")
+    return report
+
+
+# ---------------------------------------------------------------- imports
+
+def resolve_import_folder(folder: str) -> Path:
+    """The real folder, if it lies inside one of LABELOP_IMPORT_ROOTS (after resolving
+    symlinks and '..'); NotFound-free refusal otherwise, naming no other path."""
+    roots = settings.LABELOP_IMPORT_ROOTS
+    if not roots:
+        raise Invalid("This server accepts no folder imports (LABELOP_IMPORT_ROOTS is empty).",
+                      code="import_roots_empty")
+    try:
+        real = Path(folder).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise Invalid("That folder does not exist on the server.", code="import_folder_missing"
+                      ) from None
+    if not real.is_dir() or not any(real.is_relative_to(root) for root in roots):
+        raise Invalid("Folder imports may only read inside the server's import roots.",
+                      code="import_folder_refused")
+    return real
+
+
+def _inside_roots(path: Path) -> bool:
+    return any(path.is_relative_to(root) for root in settings.LABELOP_IMPORT_ROOTS)
+
+
+def folder_files(folder: Path) -> Iterator[tuple[str, bytes | None]]:
+    """(name, bytes) for every file under `folder`, sorted, never following a link out of
+    the import roots; a file that cannot be read safely yields (name, None)."""
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if not _inside_roots(path.resolve()):
+                yield str(path.relative_to(folder)), None
+                continue
+            try:  # O_NOFOLLOW: a file swapped for a link after the check is not followed
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                yield str(path.relative_to(folder)), None
+                continue
+            with os.fdopen(fd, "rb") as f:
+                yield str(path.relative_to(folder)), f.read()
+
+
+def bucket_files(location: StorageLocation, prefix: str) -> Iterator[tuple[str, bytes | None]]:
+    backend = backend_for(location)
+    for key in sorted(backend.list_keys(prefix)):
+        yield key, backend.get_bytes(key)
+
+
+@transaction.atomic
+def import_start(*, actor: Actor, project: Project, folder: str | None = None,
+                 location_name: str | None = None, prefix: str = "") -> Job:
+    """Queue an import from a server folder or a bucket prefix; the job does the work."""
+    require(actor, Action.IMAGE_UPLOAD, project)
+    project_location(project)  # refuse now, not in the job, if storage is not allowed
+    if (folder is None) == (location_name is None):
+        raise Invalid("Give either a server folder or a storage location and prefix.",
+                      code="import_source")
+    if folder is not None:
+        params: dict[str, Any] = {"folder": str(resolve_import_folder(folder))}
+    else:
+        source = StorageLocation.objects.filter(name=location_name).first()
+        if source is None:
+            raise NotFound("No storage location by that name.", code="location_not_found")
+        if prefix.startswith("p") and prefix[1:].split("/", 1)[0].isdigit():
+            raise Invalid("That prefix holds LabelOp's own objects.", code="import_prefix_refused")
+        params = {"location": source.pk, "prefix": prefix}
+    from labelop.assets.jobs import import_run_job
+
+    job = job_create(kind="import", project_id=project.pk, created_by=actor.user, params=params,
+                     enqueue=lambda job_id: import_run_job.enqueue(job_id))
+    record(actor=actor, action=AuditAction.IMPORT_STARTED, project=project, target=f"job:{job.pk}",
+           details=params)
+    return job
+
+
+def import_run(job: Job) -> dict[str, Any]:
+    """The import job's work: ingest every file, reporting progress as it goes."""
+    assert job.project_id is not None  # import jobs always belong to a project
+    project = Project.objects.get(pk=job.project_id)
+    location = project_location(project)
+    backend_for(location).sweep()
+    if "folder" in job.params:
+        files: Iterable[tuple[str, bytes | None]] = folder_files(Path(job.params["folder"]))
+        via = "folder"
+    else:
+        source = StorageLocation.objects.get(pk=job.params["location"])
+        files, via = bucket_files(source, job.params.get("prefix", "")), "bucket"
+    report = IngestReport()
+    for count, (name, data) in enumerate(files, 1):
+        if data is None:
+            report.rejected.append({"name": sanitize_name(name), "error": {
+                "code": "unsafe_path", "message": "A link pointing outside the import roots."}})
+        else:
+            take(report, project=project, location=location, data=data, name=name,
+                  actor_user=job.created_by, via=via)
+        if count % 20 == 0:
+            job_progress(job, done=count)
+    job_progress(job, done=len(report.created) + len(report.duplicates) + len(report.rejected),
+                 total=len(report.created) + len(report.duplicates) + len(report.rejected))
+    return {"created": len(report.created), "duplicates": len(report.duplicates),
+            "rejected": report.rejected[:1000]}
+
+
+# ---------------------------------------------------------------- viewing
+
+def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False
+               ) -> tuple[Asset, Iterator[bytes]]:
+    """An image's bytes for someone who may see it; every view is audited first."""
+    asset = Asset.objects.select_related("location", "project").filter(pk=asset_id).first()
+    if asset is None:
+        raise NotFound("Not found.")
+    require(actor, Action.IMAGE_VIEW, asset)
+    key = asset.thumbnail_key if thumbnail else asset.object_key
+    stream = object_read(asset.location, key)  # key problems surface before the audit
+    record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
+           target=f"asset:{asset.pk}", details={"kind": "thumbnail" if thumbnail else "content"})
+    return asset, stream
+
+
+def content_type(asset: Asset, thumbnail: bool) -> str:
+    return "image/jpeg" if thumbnail else FORMATS[asset.format]
+
+
+def project_storage_set(*, actor: Actor, project: Project, location_name: str) -> Project:
+    """Choose where the project's new images go, among the locations its profile allows."""
+    require(actor, Action.PROJECT_UPDATE, project)
+    location = StorageLocation.objects.filter(name=location_name).first()
+    if location is None:
+        raise NotFound("No storage location by that name.", code="location_not_found")
+    refusal = storage_refusal(project.sensitivity, location)
+    if refusal:
+        raise Invalid(refusal, code="storage_not_allowed")
+    with transaction.atomic():
+        before = project.storage_location.name if project.storage_location else None
+        project.storage_location = location
+        project.save(update_fields=["storage_location"])
+        record(actor=actor, action=AuditAction.PROJECT_UPDATED, project=project,
+               target=f"project:{project.pk}",
+               details={"storage_location": {"before": before, "after": location.name}})
+    return project
