@@ -161,32 +161,35 @@ def token_create(ctx: click.Context, username: str, name: str, project: int | No
 @main.command("import")
 @click.argument("project_id", metavar="PROJECT", type=int)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes decoding images [LABELOP_IMPORT_WORKERS, default: all cores].")
 @click.pass_context
-def import_(ctx: click.Context, project_id: int, paths: tuple[str, ...]) -> None:
+def import_(ctx: click.Context, project_id: int, paths: tuple[str, ...], workers: int | None
+            ) -> None:
     """Ingest image files and folders into a project (operator access), with progress."""
     _setup(ctx.obj["data_dir"])
+    from django.conf import settings
     from tqdm import tqdm
 
-    from labelop.assets.services import IngestReport, project_location, take
+    from labelop.assets.services import import_files
     from labelop.core.errors import DomainError
     from labelop.projects.models import Project
 
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         _fail(f"No project number {project_id}.")
-    try:
-        location = project_location(project)
-    except DomainError as exc:
-        _fail(exc.detail)
-    from labelop.storage.services import backend_for
-
-    backend_for(location).sweep()  # leftovers of an earlier run that was killed
     files = sorted(p for path in map(Path, paths)
                    for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
-    report = IngestReport()
-    for path in tqdm(files, unit="image", desc=f"importing into {project.name}"):
-        take(report, project=project, location=location, data=path.read_bytes(),
-              name=path.name, actor_user=None, via="cli")
+    with tqdm(total=len(files), unit="image", desc=f"importing into {project.name}") as bar:
+        try:
+            # The operator named these paths: links among them are followed on purpose.
+            report = import_files(project=project,
+                                  files=((p.name, str(p.resolve())) for p in files),
+                                  created_by=None, via="cli",
+                                  workers=workers or settings.LABELOP_IMPORT_WORKERS,
+                                  progress=lambda n: bar.update(n - bar.n))
+        except DomainError as exc:
+            _fail(exc.detail)
     click.echo(f"{len(report.created)} imported, {len(report.duplicates)} already there, "
                f"{len(report.rejected)} refused.")
     for item in report.rejected:

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
+import os
 import unicodedata
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -156,14 +161,54 @@ def prepare(data: bytes) -> Prepared:
                     removed=removed, thumbnail=_thumbnail(image, orientation))
 
 
+Source = bytes | str  # file content, or the path of a file to read (without following links)
+
+
+def _read(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    try:  # O_NOFOLLOW: a file swapped for a link after the folder was checked is refused
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise Refused("unreadable", "The file could not be opened safely (a link?).") from None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(settings.LABELOP_MAX_UPLOAD_BYTES + 1)
+
+
+def _prepare_source(item: tuple[str, Source]) -> tuple[str, Prepared | Refused]:
+    name, source = item
+    try:
+        return name, prepare(_read(source))
+    except Refused as refused:
+        return name, refused
+
+
+def prepare_many(items: Iterable[tuple[str, Source]], workers: int
+                 ) -> Iterator[tuple[str, Prepared | Refused]]:
+    """prepare() over many files, in order, on `workers` processes (decoding is the CPU
+    work of an import). At most 2 x workers files are in flight, so memory stays flat."""
+    if workers <= 1:
+        yield from map(_prepare_source, items)
+        return
+    context = multiprocessing.get_context("fork")  # children inherit the configured settings
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        window: deque = deque()
+        for item in items:
+            window.append(pool.submit(_prepare_source, item))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
 def object_keys(project: Project, sha256: str) -> tuple[str, str]:
     return f"p{project.pk}/{sha256}", f"p{project.pk}/{sha256}.thumb"
 
 
-def ingest(*, project: Project, location: StorageLocation, data: bytes, name: str,
+def ingest(*, project: Project, location: StorageLocation, data: bytes | Prepared, name: str,
            created_by: Any, via: str) -> Ingested:
     """Take one file into the project. Raises Refused; a repeat answers duplicate=True."""
-    prepared = prepare(data)
+    prepared = data if isinstance(data, Prepared) else prepare(data)
     sha256 = prepared.sha256
     existing = Asset.objects.filter(project=project, sha256=sha256).select_related("task").first()
     if existing is not None:

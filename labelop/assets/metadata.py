@@ -21,9 +21,12 @@ class Refused(Exception):
     """The file is refused; `code` is stable, the message says why."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(code, message)  # both in args: refusals cross process boundaries
         self.code = code
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from labelop.assets.ingest import FORMATS, ingest, sanitize_name
+from labelop.assets.ingest import FORMATS, Prepared, Source, ingest, prepare_many, sanitize_name
 from labelop.assets.metadata import Refused
 from labelop.assets.models import Asset
 from labelop.audit.actions import AuditAction
@@ -49,10 +49,12 @@ def project_location(project: Project) -> StorageLocation:
     return location
 
 
-def take(report: IngestReport, *, project: Project, location: StorageLocation, data: bytes,
-          name: str, actor_user: Any, via: str) -> None:
+def take(report: IngestReport, *, project: Project, location: StorageLocation,
+         data: bytes | Prepared | Refused, name: str, actor_user: Any, via: str) -> None:
     """Ingest one file into the report: one bad file never sinks the others."""
     try:
+        if isinstance(data, Refused):
+            raise data
         result = ingest(project=project, location=location, data=data, name=name,
                         created_by=actor_user, via=via)
     except Refused as refused:
@@ -112,29 +114,45 @@ def _inside_roots(path: Path) -> bool:
     return any(path.is_relative_to(root) for root in settings.LABELOP_IMPORT_ROOTS)
 
 
-def folder_files(folder: Path) -> Iterator[tuple[str, bytes | None]]:
-    """(name, bytes) for every file under `folder`, sorted, never following a link out of
-    the import roots; a file that cannot be read safely yields (name, None)."""
+def folder_files(folder: Path) -> Iterator[tuple[str, Source | None]]:
+    """(name, path) for every file under `folder`, sorted; (name, None) for a link that
+    leads out of the import roots. Files are opened later without following links."""
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath, name)
-            if not _inside_roots(path.resolve()):
-                yield str(path.relative_to(folder)), None
-                continue
-            try:  # O_NOFOLLOW: a file swapped for a link after the check is not followed
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            except OSError:
-                yield str(path.relative_to(folder)), None
-                continue
-            with os.fdopen(fd, "rb") as f:
-                yield str(path.relative_to(folder)), f.read()
+            inside = _inside_roots(path.resolve())
+            yield str(path.relative_to(folder)), str(path) if inside else None
 
 
-def bucket_files(location: StorageLocation, prefix: str) -> Iterator[tuple[str, bytes | None]]:
+def bucket_files(location: StorageLocation, prefix: str) -> Iterator[tuple[str, Source | None]]:
     backend = backend_for(location)
     for key in sorted(backend.list_keys(prefix)):
         yield key, backend.get_bytes(key)
+
+
+def import_files(*, project: Project, files: Iterable[tuple[str, Source | None]],
+                 created_by: Any, via: str, workers: int = 1,
+                 progress: Any = None) -> IngestReport:
+    """Ingest many files: decoding on `workers` processes, storing and recording here."""
+    location = project_location(project)
+    backend_for(location).sweep()  # leftovers of an earlier run that was killed
+    report = IngestReport()
+
+    def readable() -> Iterator[tuple[str, Source]]:
+        for name, source in files:
+            if source is None:
+                report.rejected.append({"name": sanitize_name(name), "error": {
+                    "code": "unsafe_path", "message": "A link leading out of the import roots."}})
+            else:
+                yield name, source
+
+    for count, (name, prepared) in enumerate(prepare_many(readable(), workers), 1):
+        take(report, project=project, location=location, data=prepared, name=name,
+             actor_user=created_by, via=via)
+        if progress is not None:
+            progress(count)
+    return report
 
 
 @transaction.atomic
@@ -168,26 +186,18 @@ def import_run(job: Job) -> dict[str, Any]:
     """The import job's work: ingest every file, reporting progress as it goes."""
     assert job.project_id is not None  # import jobs always belong to a project
     project = Project.objects.get(pk=job.project_id)
-    location = project_location(project)
-    backend_for(location).sweep()
     if "folder" in job.params:
-        files: Iterable[tuple[str, bytes | None]] = folder_files(Path(job.params["folder"]))
+        files: Iterable[tuple[str, Source | None]] = folder_files(Path(job.params["folder"]))
         via = "folder"
     else:
         source = StorageLocation.objects.get(pk=job.params["location"])
         files, via = bucket_files(source, job.params.get("prefix", "")), "bucket"
-    report = IngestReport()
-    for count, (name, data) in enumerate(files, 1):
-        if data is None:
-            report.rejected.append({"name": sanitize_name(name), "error": {
-                "code": "unsafe_path", "message": "A link pointing outside the import roots."}})
-        else:
-            take(report, project=project, location=location, data=data, name=name,
-                  actor_user=job.created_by, via=via)
-        if count % 20 == 0:
-            job_progress(job, done=count)
-    job_progress(job, done=len(report.created) + len(report.duplicates) + len(report.rejected),
-                 total=len(report.created) + len(report.duplicates) + len(report.rejected))
+    report = import_files(
+        project=project, files=files, created_by=job.created_by, via=via,
+        workers=settings.LABELOP_IMPORT_WORKERS,
+        progress=lambda n: job_progress(job, done=n) if n % 20 == 0 else None)
+    done = len(report.created) + len(report.duplicates) + len(report.rejected)
+    job_progress(job, done=done, total=done)
     return {"created": len(report.created), "duplicates": len(report.duplicates),
             "rejected": report.rejected[:1000]}
 

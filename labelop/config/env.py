@@ -54,6 +54,7 @@ class Env:
     import_roots: tuple[Path, ...]
     max_image_pixels: int
     max_upload_bytes: int
+    import_workers: int
 
     @classmethod
     def read(cls) -> Env:
@@ -79,6 +80,7 @@ class Env:
                                os.environ.get("LABELOP_IMPORT_ROOTS", "").split(":") if p),
             max_image_pixels=_int("LABELOP_MAX_IMAGE_PIXELS", 150_000_000, minimum=1),
             max_upload_bytes=_int("LABELOP_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1024),
+            import_workers=_int("LABELOP_IMPORT_WORKERS", os.cpu_count() or 1, minimum=1),
         )
 
 

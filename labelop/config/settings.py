@@ -160,6 +160,7 @@ LABELOP_TRUSTED_PROXY_COUNT = ENV.trusted_proxy_count
 LABELOP_IMPORT_ROOTS = ENV.import_roots
 LABELOP_MAX_IMAGE_PIXELS = ENV.max_image_pixels
 LABELOP_MAX_UPLOAD_BYTES = ENV.max_upload_bytes
+LABELOP_IMPORT_WORKERS = ENV.import_workers
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -157,6 +157,7 @@ def location_create(*, actor: Actor | None, name: str, kind: str, params: dict[s
     """Register a location after proving it works (a probe object is written and read)."""
     if actor is not None:
         require(actor, Action.STORAGE_MANAGE)
+    encryption = Encryption(encryption)
     if StorageLocation.objects.filter(name=name).exists():
         raise Conflict(f"A location named {name!r} exists.", code="location_name_taken")
     public, secrets = _split(kind, params)

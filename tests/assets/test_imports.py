@@ -97,7 +97,20 @@ def test_symlinked_files_escaping_the_roots_are_skipped_by_the_job(world: World,
     files = dict(folder_files((roots / "batch").resolve()))
 
     assert files["link.jpg"] is None
-    assert files["a.jpg"] == images.jpeg(seed=1)
+    assert Path(files["a.jpg"]).read_bytes() == images.jpeg(seed=1)
+
+
+def test_a_file_swapped_for_a_link_after_the_walk_is_not_followed(tmp_path: Path) -> None:
+    from labelop.assets.ingest import prepare_many
+
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(images.jpeg(seed=5))
+    link = tmp_path / "swapped.jpg"
+    link.symlink_to(secret)
+
+    [(name, outcome)] = list(prepare_many([("swapped.jpg", str(link))], workers=1))
+
+    assert outcome.code == "unreadable"
 
 
 def test_bucket_prefix_import(world: World, bucket: dict, django_capture_on_commit_callbacks
