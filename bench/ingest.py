@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--backends", default="local,s3")
     parser.add_argument("--modes", default="none,server,customer")
-    parser.add_argument("--images", default=str(Path(tempfile.gettempdir()) / "labelop-bench-jpegs"))
+    parser.add_argument("--images",
+                        default=str(Path(tempfile.gettempdir()) / "labelop-bench-jpegs"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     files_dir = Path(args.images)

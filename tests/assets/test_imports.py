@@ -108,7 +108,7 @@ def test_a_file_swapped_for_a_link_after_the_walk_is_not_followed(tmp_path: Path
     link = tmp_path / "swapped.jpg"
     link.symlink_to(secret)
 
-    [(name, outcome)] = list(prepare_many([("swapped.jpg", str(link))], workers=1))
+    [(_, outcome)] = list(prepare_many([("swapped.jpg", str(link))], workers=1))
 
     assert outcome.code == "unreadable"
 
