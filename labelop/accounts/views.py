@@ -148,4 +148,5 @@ def nav_context(request: HttpRequest) -> dict:
     if not user.is_authenticated:
         return {}
     actor = Actor(user=user)  # type: ignore[arg-type]
-    return {"nav_users": can(actor, Action.USER_MANAGE)}
+    return {"nav_users": can(actor, Action.USER_MANAGE),
+            "nav_storage": can(actor, Action.STORAGE_MANAGE)}

@@ -3,8 +3,10 @@
 from django.urls import path
 
 from labelop.accounts import views as accounts
+from labelop.assets import views as assets
 from labelop.audit import views as audit
 from labelop.projects import views as projects
+from labelop.storage import views as storage
 
 urlpatterns = [
     path("login", accounts.LoginView.as_view(), name="login"),
@@ -23,4 +25,10 @@ urlpatterns = [
     path("projects/<int:project_id>/members/<str:username>/remove",
          projects.MemberRemoveView.as_view(), name="member-remove"),
     path("audit", audit.AuditLogView.as_view(), name="audit"),
+    path("projects/<int:project_id>/images", assets.ImageUploadView.as_view(), name="upload"),
+    path("projects/<int:project_id>/storage", assets.ProjectStorageView.as_view(),
+         name="project-storage"),
+    path("storage", storage.LocationListView.as_view(), name="storage"),
+    path("storage/<int:location_id>/check", storage.LocationCheckView.as_view(),
+         name="storage-check"),
 ]

@@ -6,10 +6,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
+from labelop.assets.selectors import asset_list
 from labelop.core.pages import PageView, post_and_redirect
 from labelop.permissions import Action, Role, can, role_in
 from labelop.projects import forms, selectors, services
 from labelop.projects.models import Sensitivity
+from labelop.storage.models import StorageLocation
+from labelop.storage.selectors import storage_report
 
 
 class ProjectListView(PageView):
@@ -51,6 +54,13 @@ class ProjectDetailView(PageView):
             "can_manage_members": can(self.actor, Action.MEMBER_ADD, project),
             "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
             "add_form": forms.MemberAddForm(),
+            "images": asset_list(actor=self.actor, project=project,
+                                 cursor=request.GET.get("cursor")),
+            "can_upload": can(self.actor, Action.IMAGE_UPLOAD, project),
+            "storage": (storage_report(actor=self.actor, project=project)
+                        if can(self.actor, Action.STORAGE_REPORT_VIEW, project) else None),
+            "locations": (StorageLocation.objects.order_by("name").values_list("name", flat=True)
+                          if can(self.actor, Action.PROJECT_UPDATE, project) else []),
         })
 
 
