@@ -36,8 +36,12 @@ check: $(STAMP)
 	$(BIN)/ruff check labelop tests bench
 	$(BIN)/mypy labelop
 
+# Benchmarks take minutes; they write docs/benchmarks.md. wrk drives the serving benchmark.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/serve.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json

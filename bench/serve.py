@@ -8,10 +8,8 @@ Starts `labelop serve` (gunicorn, SQLite, server-key encryption) on loopback wit
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import random
 import re
 import shutil
 import socket

@@ -54,10 +54,12 @@ def bucket(s3_endpoint: str) -> dict[str, str]:
     """A fresh bucket and the parameters of an S3 location that uses it."""
     import boto3
 
+    key = os.environ.get("LABELOP_TEST_S3_KEY", "testing")  # MinIO & co: real credentials
+    secret = os.environ.get("LABELOP_TEST_S3_SECRET", "testing")
     params = {"endpoint_url": s3_endpoint, "bucket": f"lop-{uuid.uuid4().hex[:12]}",
-              "region": "us-east-1", "access_key_id": "testing", "secret_access_key": "testing"}
+              "region": "us-east-1", "access_key_id": key, "secret_access_key": secret}
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(
+                 aws_access_key_id=key, aws_secret_access_key=secret).create_bucket(
         Bucket=params["bucket"])
     return params
 

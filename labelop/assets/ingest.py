@@ -60,10 +60,10 @@ class Prepared:
     orientation: int
     removed: list[str] = field(default_factory=list)
     thumbnail: bytes = b""
+    sha256: str = ""
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
 
 
 def sanitize_name(name: str) -> str:
@@ -205,17 +205,24 @@ def object_keys(project: Project, sha256: str) -> tuple[str, str]:
     return f"p{project.pk}/{sha256}", f"p{project.pk}/{sha256}.thumb"
 
 
-def ingest(*, project: Project, location: StorageLocation, data: bytes | Prepared, name: str,
-           created_by: Any, via: str) -> Ingested:
-    """Take one file into the project. Raises Refused; a repeat answers duplicate=True."""
-    prepared = data if isinstance(data, Prepared) else prepare(data)
-    sha256 = prepared.sha256
-    existing = Asset.objects.filter(project=project, sha256=sha256).select_related("task").first()
-    if existing is not None:
-        return Ingested(existing, existing.task, duplicate=True)
-    key, thumb_key = object_keys(project, sha256)
+def existing_asset(project: Project, sha256: str) -> Ingested | None:
+    asset = Asset.objects.filter(project=project, sha256=sha256).select_related("task").first()
+    return Ingested(asset, asset.task, duplicate=True) if asset else None
+
+
+def store_objects(project: Project, location: StorageLocation, prepared: Prepared) -> None:
+    """Write the image and its thumbnail (encrypted as the location says). Thread-safe: the
+    encryption and the writes release the GIL, so imports overlap them with database work."""
+    key, thumb_key = object_keys(project, prepared.sha256)
     object_put(location, key, [prepared.data])
     object_put(location, thumb_key, [prepared.thumbnail])
+
+
+def record_asset(*, project: Project, location: StorageLocation, prepared: Prepared, name: str,
+                 created_by: Any, via: str) -> Ingested:
+    """Asset + Task + audit event, once the objects are stored."""
+    sha256 = prepared.sha256
+    key, thumb_key = object_keys(project, sha256)
     try:
         with transaction.atomic():
             asset = Asset.objects.create(
@@ -230,6 +237,19 @@ def ingest(*, project: Project, location: StorageLocation, data: bytes | Prepare
                    details={"sha256": sha256, "name": asset.original_name, "via": via,
                             "stripped": prepared.removed})
     except IntegrityError:  # the same image arrived concurrently: keep the other one
-        existing = Asset.objects.select_related("task").get(project=project, sha256=sha256)
-        return Ingested(existing, existing.task, duplicate=True)
+        found = existing_asset(project, sha256)
+        assert found is not None
+        return found
     return Ingested(asset, task)
+
+
+def ingest(*, project: Project, location: StorageLocation, data: bytes | Prepared, name: str,
+           created_by: Any, via: str) -> Ingested:
+    """Take one file into the project. Raises Refused; a repeat answers duplicate=True."""
+    prepared = data if isinstance(data, Prepared) else prepare(data)
+    found = existing_asset(project, prepared.sha256)
+    if found is not None:
+        return found
+    store_objects(project, location, prepared)
+    return record_asset(project=project, location=location, prepared=prepared, name=name,
+                        created_by=created_by, via=via)

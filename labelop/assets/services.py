@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,18 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from labelop.assets.ingest import FORMATS, Prepared, Source, ingest, prepare_many, sanitize_name
+from labelop.assets.ingest import (
+    FORMATS,
+    Ingested,
+    Prepared,
+    Source,
+    existing_asset,
+    ingest,
+    prepare_many,
+    record_asset,
+    sanitize_name,
+    store_objects,
+)
 from labelop.assets.metadata import Refused
 from labelop.assets.models import Asset
 from labelop.audit.actions import AuditAction
@@ -65,8 +78,12 @@ def take(report: IngestReport, *, project: Project, location: StorageLocation,
         report.rejected.append({"name": sanitize_name(name),
                                 "error": {"code": "storage_failed", "message": str(exc)}})
         return
+    _report(report, name, result)
+
+
+def _report(report: IngestReport, name: str, result: Ingested) -> None:
     entry = {"asset": result.asset.pk, "task": result.task.pk, "sha256": result.asset.sha256,
-             "name": result.asset.original_name}
+             "name": sanitize_name(name)}
     (report.duplicates if result.duplicate else report.created).append(entry)
 
 
@@ -147,11 +164,44 @@ def import_files(*, project: Project, files: Iterable[tuple[str, Source | None]]
             else:
                 yield name, source
 
-    for count, (name, prepared) in enumerate(prepare_many(readable(), workers), 1):
-        take(report, project=project, location=location, data=prepared, name=name,
-             actor_user=created_by, via=via)
-        if progress is not None:
-            progress(count)
+    # Decoding runs on worker processes; storing (encrypt + write + fsync, which release the
+    # GIL) runs on threads while this thread records finished images in the database.
+    with ThreadPoolExecutor(max_workers=4) as writers:
+        pending: deque = deque()
+        in_flight: set[str] = set()
+
+        def finish() -> None:
+            name, prepared, stored = pending.popleft()
+            in_flight.discard(prepared.sha256)
+            try:
+                stored.result()
+            except StorageError as exc:
+                report.rejected.append({"name": sanitize_name(name), "error": {
+                    "code": "storage_failed", "message": str(exc)}})
+                return
+            result = record_asset(project=project, location=location, prepared=prepared,
+                                  name=name, created_by=created_by, via=via)
+            _report(report, name, result)
+
+        for count, (name, prepared) in enumerate(prepare_many(readable(), workers), 1):
+            if isinstance(prepared, Refused):
+                take(report, project=project, location=location, data=prepared, name=name,
+                     actor_user=created_by, via=via)
+            elif prepared.sha256 in in_flight or existing_asset(project, prepared.sha256):
+                while pending:  # a repeat of an image still on its way: let it land first
+                    finish()
+                take(report, project=project, location=location, data=prepared, name=name,
+                     actor_user=created_by, via=via)
+            else:
+                in_flight.add(prepared.sha256)
+                pending.append((name, prepared,
+                                writers.submit(store_objects, project, location, prepared)))
+                if len(pending) >= 8:
+                    finish()
+            if progress is not None:
+                progress(count)
+        while pending:
+            finish()
     return report
 
 

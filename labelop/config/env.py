@@ -55,6 +55,7 @@ class Env:
     max_image_pixels: int
     max_upload_bytes: int
     import_workers: int
+    max_request_bytes: int
 
     @classmethod
     def read(cls) -> Env:
@@ -81,6 +82,7 @@ class Env:
             max_image_pixels=_int("LABELOP_MAX_IMAGE_PIXELS", 150_000_000, minimum=1),
             max_upload_bytes=_int("LABELOP_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1024),
             import_workers=_int("LABELOP_IMPORT_WORKERS", os.cpu_count() or 1, minimum=1),
+            max_request_bytes=_int("LABELOP_MAX_REQUEST_BYTES", 2 * 1024**3, minimum=1024**2),
         )
 
 

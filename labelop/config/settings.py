@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "labelop.core.middleware.ClientAddressMiddleware",
+    "labelop.core.middleware.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "labelop.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -161,6 +162,7 @@ LABELOP_IMPORT_ROOTS = ENV.import_roots
 LABELOP_MAX_IMAGE_PIXELS = ENV.max_image_pixels
 LABELOP_MAX_UPLOAD_BYTES = ENV.max_upload_bytes
 LABELOP_IMPORT_WORKERS = ENV.import_workers
+LABELOP_MAX_REQUEST_BYTES = ENV.max_request_bytes
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

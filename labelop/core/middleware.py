@@ -36,6 +36,27 @@ class SecurityHeadersMiddleware:
         return response
 
 
+class RequestSizeMiddleware:
+    """Refuse a body larger than LABELOP_MAX_REQUEST_BYTES before anything reads it (Django
+    bounds form fields, not the files of a multipart upload)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.limit = settings.LABELOP_MAX_REQUEST_BYTES
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.limit:
+            from labelop.core.errors import problem
+
+            return problem(413, "body_too_large",
+                           f"The request body is larger than {self.limit:,} bytes.")
+        return self.get_response(request)
+
+
 class ClientAddressMiddleware:
     """Behind N trusted reverse proxies, the client is the Nth address from the right of
     X-Forwarded-For (each proxy appends the peer it saw). REMOTE_ADDR is rewritten so that

@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -57,14 +58,26 @@ def _keyring_dir() -> Path:
     return path
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _write_secret(path: Path, data: bytes, *, replace: bool = True) -> bool:
+    """Write a 0600 file atomically. With replace=False only the first writer wins (across
+    threads and processes): returns False if the file already existed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _server_kek(key: bytes) -> Kek:
@@ -75,11 +88,13 @@ def instance_kek() -> Kek:
     """The current instance key, created on first use."""
     ring = _keyring_dir()
     current = ring / "current"
-    if not current.exists():
+    if not current.exists():  # first use: many threads or processes may race to here
         key = os.urandom(32)
         kek = _server_kek(key)
-        _write_secret(ring / f"{kek.id.split(':')[1]}.key", base64.b64encode(key))
-        _write_secret(current, kek.id.encode())
+        key_file = ring / f"{kek.id.split(':')[1]}.key"
+        _write_secret(key_file, base64.b64encode(key))
+        if not _write_secret(current, kek.id.encode(), replace=False):
+            key_file.unlink()  # another writer's key became current; ours was never used
     kek_id = current.read_text().strip()
     return instance_kek_by_id(kek_id)
 

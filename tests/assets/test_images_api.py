@@ -39,7 +39,8 @@ def test_one_bad_file_never_sinks_the_good_ones(world: World) -> None:
     assert response.status_code == 200
     body = response.json()
     assert [c["name"] for c in body["created"]] == ["scan one.jpg", "scan two.png"]
-    assert [d["name"] for d in body["duplicates"]] == ["scan one.jpg"]
+    assert [d["name"] for d in body["duplicates"]] == ["again.jpg"]
+    assert body["duplicates"][0]["asset"] == body["created"][0]["asset"]
     assert {r["name"]: r["error"]["code"] for r in body["rejected"]} == {
         "notes.html": "unsupported_format", "empty.png": "empty_file",
         "bomb.png": "too_many_pixels"}
@@ -147,3 +148,30 @@ def test_profile_refuses_storage_it_does_not_allow(world: World, tmp_path: Path)
     standard = owner.call("PUT", f"/projects/{world.other_project.pk}/storage",
                           {"location": "plain"})
     assert standard.status_code == 404  # owner of "Scans" only; other_project is hidden
+
+
+def test_an_upload_over_the_request_limit_is_413(world: World, settings) -> None:
+    from django.test import RequestFactory
+
+    from labelop.core.middleware import RequestSizeMiddleware
+
+    settings.LABELOP_MAX_REQUEST_BYTES = 1024 * 1024
+    request = RequestFactory().post("/api/v1/projects/1/images", data=b"x" * 10,
+                                    content_type="application/octet-stream",
+                                    CONTENT_LENGTH=str(2 * 1024 * 1024))
+
+    response = RequestSizeMiddleware(lambda r: None)(request)
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_file_over_the_per_file_limit_is_refused_alone(world: World, settings) -> None:
+    settings.LABELOP_MAX_UPLOAD_BYTES = 4096
+    owner = api_for(world.users["owner"])
+
+    body = _upload(owner, world.project.pk, ("big.jpg", images.jpeg(seed=1, size=(300, 300))),
+                   ("small.png", images.png16())).json()
+
+    assert [r["error"]["code"] for r in body["rejected"]] == ["too_large"]
+    assert [c["name"] for c in body["created"]] == ["small.png"]

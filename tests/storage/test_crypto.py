@@ -57,3 +57,25 @@ def test_a_wrapped_key_is_bound_to_its_object_and_its_kek() -> None:
     with pytest.raises(crypto.CorruptObject):
         crypto.unwrap(crypto.Kek("server:b", os.urandom(32)), sidecar, "p1/abc")
     assert DEK not in sidecar
+
+
+def test_concurrent_first_use_agrees_on_one_instance_key(data_dir) -> None:
+    import threading
+
+    from labelop.storage import keys
+
+    found, start = [], threading.Barrier(8)
+
+    def first_use() -> None:
+        start.wait()
+        found.append(keys.instance_kek().id)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(found) == 8
+    assert len(set(found)) == 1
+    assert len(list((data_dir / "keys").glob("*.key"))) == 1
