@@ -32,7 +32,7 @@ from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.projects.models import Project
 from labelop.storage.models import StorageLocation
-from labelop.storage.services import object_put
+from labelop.storage.services import object_complete, object_put
 
 THUMBNAIL_SIZE = 256
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "WEBP": "image/webp",
@@ -61,9 +61,11 @@ class Prepared:
     removed: list[str] = field(default_factory=list)
     thumbnail: bytes = b""
     sha256: str = ""
+    size: int = 0
 
     def __post_init__(self) -> None:
         self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
+        self.size = self.size or len(self.data)
 
 
 def sanitize_name(name: str) -> str:
@@ -175,26 +177,44 @@ def _read(source: Source) -> bytes:
         return f.read(settings.LABELOP_MAX_UPLOAD_BYTES + 1)
 
 
-def _prepare_source(item: tuple[str, Source]) -> tuple[str, Prepared | Refused]:
+Target = tuple[Project, StorageLocation]
+
+
+def _prepare_and_store(item: tuple[str, Source], target: Target | None
+                       ) -> tuple[str, Prepared | Refused]:
+    """Decode, strip and (with a target) store one file; what returns holds no image bytes
+    when stored, so only metadata crosses back from a worker process."""
     name, source = item
     try:
-        return name, prepare(_read(source))
+        prepared = prepare(_read(source))
     except Refused as refused:
         return name, refused
+    if target is not None:
+        store_objects(*target, prepared)
+        prepared.data = prepared.thumbnail = b""
+    return name, prepared
 
 
-def prepare_many(items: Iterable[tuple[str, Source]], workers: int
+def _worker_start() -> None:
+    from labelop.storage import services
+
+    services._backends.clear()  # an S3 client's connections must not be shared across a fork
+
+
+def prepare_many(items: Iterable[tuple[str, Source]], workers: int, target: Target | None = None
                  ) -> Iterator[tuple[str, Prepared | Refused]]:
-    """prepare() over many files, in order, on `workers` processes (decoding is the CPU
-    work of an import). At most 2 x workers files are in flight, so memory stays flat."""
+    """Prepare (and store) many files, in order, on `workers` processes: decoding, hashing,
+    encryption and writes are an import's work. The database stays with the caller. At most
+    2 x workers files are in flight, so memory stays flat at any import size."""
     if workers <= 1:
-        yield from map(_prepare_source, items)
+        yield from (_prepare_and_store(item, target) for item in items)
         return
     context = multiprocessing.get_context("fork")  # children inherit the configured settings
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_worker_start) as pool:
         window: deque = deque()
         for item in items:
-            window.append(pool.submit(_prepare_source, item))
+            window.append(pool.submit(_prepare_and_store, item, target))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
         while window:
@@ -211,11 +231,13 @@ def existing_asset(project: Project, sha256: str) -> Ingested | None:
 
 
 def store_objects(project: Project, location: StorageLocation, prepared: Prepared) -> None:
-    """Write the image and its thumbnail (encrypted as the location says). Thread-safe: the
-    encryption and the writes release the GIL, so imports overlap them with database work."""
+    """Write the image and its thumbnail (encrypted as the location says), unless a complete
+    copy is there already: keys derive from the content, so what is there is the same image
+    (an earlier, interrupted run's), and rewriting it could race a reader."""
     key, thumb_key = object_keys(project, prepared.sha256)
-    object_put(location, key, [prepared.data])
-    object_put(location, thumb_key, [prepared.thumbnail])
+    for object_key, body in ((key, prepared.data), (thumb_key, prepared.thumbnail)):
+        if not object_complete(location, object_key):
+            object_put(location, object_key, [body])
 
 
 def record_asset(*, project: Project, location: StorageLocation, prepared: Prepared, name: str,
@@ -227,7 +249,7 @@ def record_asset(*, project: Project, location: StorageLocation, prepared: Prepa
         with transaction.atomic():
             asset = Asset.objects.create(
                 project=project, location=location, object_key=key, thumbnail_key=thumb_key,
-                sha256=sha256, size=len(prepared.data), width=prepared.width,
+                sha256=sha256, size=prepared.size, width=prepared.width,
                 height=prepared.height, format=prepared.format, mode=prepared.mode,
                 orientation=prepared.orientation, original_name=sanitize_name(name),
                 stripped_metadata=prepared.removed, created_by=created_by)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from labelop.assets.ingest import (
     prepare_many,
     record_asset,
     sanitize_name,
-    store_objects,
 )
 from labelop.assets.metadata import Refused
 from labelop.assets.models import Asset
@@ -164,44 +161,20 @@ def import_files(*, project: Project, files: Iterable[tuple[str, Source | None]]
             else:
                 yield name, source
 
-    # Decoding runs on worker processes; storing (encrypt + write + fsync, which release the
-    # GIL) runs on threads while this thread records finished images in the database.
-    with ThreadPoolExecutor(max_workers=4) as writers:
-        pending: deque = deque()
-        in_flight: set[str] = set()
-
-        def finish() -> None:
-            name, prepared, stored = pending.popleft()
-            in_flight.discard(prepared.sha256)
-            try:
-                stored.result()
-            except StorageError as exc:
-                report.rejected.append({"name": sanitize_name(name), "error": {
-                    "code": "storage_failed", "message": str(exc)}})
-                return
-            result = record_asset(project=project, location=location, prepared=prepared,
-                                  name=name, created_by=created_by, via=via)
-            _report(report, name, result)
-
-        for count, (name, prepared) in enumerate(prepare_many(readable(), workers), 1):
-            if isinstance(prepared, Refused):
-                take(report, project=project, location=location, data=prepared, name=name,
-                     actor_user=created_by, via=via)
-            elif prepared.sha256 in in_flight or existing_asset(project, prepared.sha256):
-                while pending:  # a repeat of an image still on its way: let it land first
-                    finish()
-                take(report, project=project, location=location, data=prepared, name=name,
-                     actor_user=created_by, via=via)
-            else:
-                in_flight.add(prepared.sha256)
-                pending.append((name, prepared,
-                                writers.submit(store_objects, project, location, prepared)))
-                if len(pending) >= 8:
-                    finish()
-            if progress is not None:
-                progress(count)
-        while pending:
-            finish()
+    # Worker processes decode, strip, hash, encrypt and write; this process keeps to the
+    # database: de-duplication, Asset + Task + audit event.
+    for count, (name, prepared) in enumerate(
+            prepare_many(readable(), workers, target=(project, location)), 1):
+        if isinstance(prepared, Refused):
+            take(report, project=project, location=location, data=prepared, name=name,
+                 actor_user=created_by, via=via)
+        else:
+            found = existing_asset(project, prepared.sha256)
+            _report(report, name, found or record_asset(
+                project=project, location=location, prepared=prepared, name=name,
+                created_by=created_by, via=via))
+        if progress is not None:
+            progress(count)
     return report
 
 

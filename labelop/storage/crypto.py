@@ -1,6 +1,6 @@
 """Envelope encryption of stored objects: AES-256-GCM in chunks, data keys wrapped by a KEK.
 
-Every object gets its own random 256-bit data key (DEK). The object is encrypted in 64 KiB
+Every object gets its own 256-bit data key (DEK, see data_key). The object is encrypted in 64 KiB
 chunks so that nothing is ever buffered whole; each chunk's nonce is a random per-object
 prefix plus the chunk number, and its associated data says whether it is the last chunk,
 so chunks cannot be reordered, dropped or cut off the end without failing authentication.
@@ -13,6 +13,8 @@ so a bucket plus its key is enough to recover the images.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import struct
@@ -44,8 +46,12 @@ class Kek:
             raise ValueError("a key-encryption key is 32 bytes (AES-256)")
 
 
-def new_data_key() -> bytes:
-    return AESGCM.generate_key(bit_length=256)
+def data_key(kek: Kek, object_key: str) -> bytes:
+    """The data key of an object: HMAC-SHA256 of its key under the KEK, so it is unique per
+    object and unpredictable without the KEK, yet two writers of the same object (the same
+    content, as keys derive from it) pick the same key. Then whichever ciphertext and
+    whichever wrapped key land last still belong together: nonces stay random per write."""
+    return hmac.new(kek.key, b"labelop-dek:" + object_key.encode(), hashlib.sha256).digest()
 
 
 def wrap(kek: Kek, dek: bytes, object_key: str) -> bytes:

@@ -96,7 +96,8 @@ def object_put(location: StorageLocation, key: str, chunks: Iterable[bytes]) -> 
         stream: Iterable[bytes] = chunks
         kek = dek = None
     else:
-        kek, dek = _write_kek(location), crypto.new_data_key()
+        kek = _write_kek(location)
+        dek = crypto.data_key(kek, key)
         stream = crypto.encrypt(chunks, dek)
     with backend.writer(key) as f:
         for piece in stream:
@@ -105,6 +106,13 @@ def object_put(location: StorageLocation, key: str, chunks: Iterable[bytes]) -> 
     if kek is not None and dek is not None:
         backend.put_bytes(key + SIDECAR, crypto.wrap(kek, dek, key))
     return written
+
+
+def object_complete(location: StorageLocation, key: str) -> bool:
+    """Whether the object (and, when encrypted, its wrapped key) is stored."""
+    backend = backend_for(location)
+    return backend.exists(key) and (location.encryption == Encryption.NONE
+                                    or backend.exists(key + SIDECAR))
 
 
 def object_read(location: StorageLocation, key: str) -> Iterator[bytes]:

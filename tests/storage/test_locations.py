@@ -153,3 +153,20 @@ def test_locations_api_is_for_site_admins(world: World, tmp_path: Path) -> None:
     assert created.status_code == 201
     assert created.json()["key_holder"].startswith("this LabelOp instance")
     assert created.json()["where"] == f"the directory {tmp_path / 'scans'} on this server"
+
+
+def test_two_writers_of_one_object_never_leave_a_mismatched_pair(db, tmp_path: Path) -> None:
+    """Writers of the same content race (duplicates in one import): any mix of one's
+    ciphertext with the other's wrapped key must still decrypt."""
+    location = _local(tmp_path, Encryption.SERVER)
+    root = Path(location.params["path"])
+    services.object_put(location, "p1/same", [PLAIN])
+    first = ((root / "p1/same").read_bytes(), (root / "p1/same.dek").read_bytes())
+    services.object_put(location, "p1/same", [PLAIN])
+    second = (root / "p1/same").read_bytes()
+
+    (root / "p1/same").write_bytes(second)
+    (root / "p1/same.dek").write_bytes(first[1])  # ciphertext of one, wrapped key of the other
+
+    assert first[0] != second  # fresh nonces on every write
+    assert b"".join(services.object_read(location, "p1/same")) == PLAIN
