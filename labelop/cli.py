@@ -197,6 +197,43 @@ def import_(ctx: click.Context, project_id: int, paths: tuple[str, ...], workers
 
 
 @main.group()
+def keys() -> None:
+    """Encryption keys of the storage locations."""
+
+
+@keys.command("rotate")
+@click.option("--location", "location_name", help="Re-wrap one location's data keys only.")
+@click.option("--customer-key-source", help="The new customer key: env:VARIABLE or file:/path.")
+@click.pass_context
+def keys_rotate(ctx: click.Context, location_name: str | None,
+                customer_key_source: str | None) -> None:
+    """Rotate the instance key (re-wrapping every server-mode data key and re-sealing the
+    storage credentials), or move one customer-key location to a new key. Images are never
+    re-encrypted; a crash midway loses nothing and running it again finishes the job."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.core.errors import DomainError
+    from labelop.storage.models import StorageLocation
+    from labelop.storage.services import instance_key_rotate, location_rewrap
+
+    try:
+        if location_name is None:
+            if customer_key_source:
+                _fail("--customer-key-source needs --location.")
+            for name, count in instance_key_rotate(actor=None).items():
+                click.echo(f"{name}: {count} data keys re-wrapped")
+            click.echo("New instance key in use; storage credentials re-sealed.")
+            return
+        location = StorageLocation.objects.filter(name=location_name).first()
+        if location is None:
+            _fail(f"No storage location named {location_name!r}.")
+        count = location_rewrap(actor=None, location=location,
+                                new_customer_key_source=customer_key_source)
+    except DomainError as exc:
+        _fail(exc.detail)
+    click.echo(f"{location_name}: {count} data keys re-wrapped")
+
+
+@main.group()
 def audit() -> None:
     """The tamper-evident audit log."""
 

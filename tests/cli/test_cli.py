@@ -62,3 +62,31 @@ def test_audit_export_writes_jsonl(world: World) -> None:
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert rows[-1]["action"] == "user.created"
     assert rows[-1]["target"] == "user:gina"
+
+
+def test_keys_rotate_moves_a_customer_location_to_a_new_key(db, data_dir, tmp_path,
+                                                            monkeypatch) -> None:
+    import base64
+    import os
+
+    from labelop.storage import services
+
+    monkeypatch.setenv("LOP_CLI_KEY", base64.b64encode(os.urandom(32)).decode())
+    location = services.location_create(actor=None, name="vault", kind="local",
+                                        params={"path": str(tmp_path / "vault")},
+                                        encryption="customer",
+                                        customer_key_source="env:LOP_CLI_KEY")
+    services.object_put(location, "p1/x", [b"secret scan"])
+    new_key = tmp_path / "new.key"
+    new_key.write_text(os.urandom(32).hex())
+
+    result = CliRunner().invoke(main, ["keys", "rotate", "--location", "vault",
+                                       "--customer-key-source", f"file:{new_key}"])
+
+    assert result.exit_code == 0, result.output
+    assert "vault: 1 data keys re-wrapped" in result.output
+    monkeypatch.delenv("LOP_CLI_KEY")
+    location.refresh_from_db()
+    assert b"".join(services.object_read(location, "p1/x")) == b"secret scan"
+    unknown = CliRunner().invoke(main, ["keys", "rotate", "--location", "nowhere"])
+    assert unknown.exit_code == 1
