@@ -11,8 +11,7 @@ from labelop.core.pages import PageView, post_and_redirect
 from labelop.permissions import Action, Role, can, role_in
 from labelop.projects import forms, selectors, services
 from labelop.projects.models import Sensitivity
-from labelop.storage.models import StorageLocation
-from labelop.storage.selectors import storage_report
+from labelop.storage.selectors import location_names, storage_report
 
 
 class ProjectListView(PageView):
@@ -59,7 +58,7 @@ class ProjectDetailView(PageView):
             "can_upload": can(self.actor, Action.IMAGE_UPLOAD, project),
             "storage": (storage_report(actor=self.actor, project=project)
                         if can(self.actor, Action.STORAGE_REPORT_VIEW, project) else None),
-            "locations": (StorageLocation.objects.order_by("name").values_list("name", flat=True)
+            "locations": (location_names(actor=self.actor, project=project)
                           if can(self.actor, Action.PROJECT_UPDATE, project) else []),
         })
 

@@ -18,6 +18,13 @@ def location_list(*, actor: Actor) -> list[StorageLocation]:
     return list(StorageLocation.objects.order_by("name"))
 
 
+def location_names(*, actor: Actor, project: Project) -> list[str]:
+    """The locations an owner may pick for the project (the profile is checked on saving)."""
+    require(actor, Action.PROJECT_UPDATE, project)
+    default_location()
+    return list(StorageLocation.objects.order_by("name").values_list("name", flat=True))
+
+
 def key_holder(location: StorageLocation) -> str:
     """Who can decrypt the location's objects, in words."""
     if location.encryption == Encryption.NONE:
