@@ -9,10 +9,13 @@ again writes the same keys and adopts what it had stored: no duplicates, no orph
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import multiprocessing
 import os
+import signal
+import sys
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -31,8 +34,9 @@ from labelop.assets.models import Asset
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.projects.models import Project
+from labelop.storage.backends import StorageError
 from labelop.storage.models import StorageLocation
-from labelop.storage.services import object_complete, object_put
+from labelop.storage.services import object_put
 
 THUMBNAIL_SIZE = 256
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "WEBP": "image/webp",
@@ -62,10 +66,12 @@ class Prepared:
     thumbnail: bytes = b""
     sha256: str = ""
     size: int = 0
+    thumbnail_size: int = 0
 
     def __post_init__(self) -> None:
         self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
         self.size = self.size or len(self.data)
+        self.thumbnail_size = self.thumbnail_size or len(self.thumbnail)
 
 
 def sanitize_name(name: str) -> str:
@@ -110,7 +116,10 @@ def _eight_bit(image: Image.Image) -> Image.Image:
 
 def _thumbnail(image: Image.Image, orientation: int) -> bytes:
     thumb = _eight_bit(image)
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    scale = THUMBNAIL_SIZE / max(thumb.size)
+    if scale < 1:  # a box reduction, then bilinear: sharp enough at this size, and quick
+        size = (max(1, round(thumb.width * scale)), max(1, round(thumb.height * scale)))
+        thumb = thumb.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0)
     thumb = _orient(thumb, orientation)
     if thumb.mode in ("RGBA", "LA"):  # thumbnails are always JPEG: flatten onto white
         flat = Image.new("RGB", thumb.size, "white")
@@ -190,7 +199,10 @@ def _prepare_and_store(item: tuple[str, Source], target: Target | None
     except Refused as refused:
         return name, refused
     if target is not None:
-        store_objects(*target, prepared)
+        try:
+            store_objects(*target, prepared)
+        except StorageError as exc:
+            return name, Refused("storage_failed", f"The image could not be stored: {exc}.")
         prepared.data = prepared.thumbnail = b""
     return name, prepared
 
@@ -199,6 +211,17 @@ def _worker_start() -> None:
     from labelop.storage import services
 
     services._backends.clear()  # an S3 client's connections must not be shared across a fork
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """A worker whose import was killed (kill -9) would wait forever on its task queue:
+    the siblings hold the queue's other end open. Linux ends it with its parent."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the call took effect
+            os._exit(1)
 
 
 def prepare_many(items: Iterable[tuple[str, Source]], workers: int, target: Target | None = None
@@ -221,8 +244,8 @@ def prepare_many(items: Iterable[tuple[str, Source]], workers: int, target: Targ
             yield window.popleft().result()
 
 
-def object_keys(project: Project, sha256: str) -> tuple[str, str]:
-    return f"p{project.pk}/{sha256}", f"p{project.pk}/{sha256}.thumb"
+def object_key(project: Project, sha256: str) -> str:
+    return f"p{project.pk}/{sha256}"
 
 
 def existing_asset(project: Project, sha256: str) -> Ingested | None:
@@ -231,38 +254,80 @@ def existing_asset(project: Project, sha256: str) -> Ingested | None:
 
 
 def store_objects(project: Project, location: StorageLocation, prepared: Prepared) -> None:
-    """Write the image and its thumbnail (encrypted as the location says), unless a complete
-    copy is there already: keys derive from the content, so what is there is the same image
-    (an earlier, interrupted run's), and rewriting it could race a reader."""
-    key, thumb_key = object_keys(project, prepared.sha256)
-    for object_key, body in ((key, prepared.data), (thumb_key, prepared.thumbnail)):
-        if not object_complete(location, object_key):
-            object_put(location, object_key, [body])
+    """Write the thumbnail and the image as the two parts of one object (encrypted as the
+    location says): one write per image. The key derives from the content, so what an
+    interrupted run left there is the same image; writing again costs less than asking
+    first (a round trip on S3) and stays consistent (see object_put)."""
+    object_put(location, object_key(project, prepared.sha256), [prepared.thumbnail],
+               [prepared.data])
+
+
+def _new_asset(project: Project, location: StorageLocation, prepared: Prepared, name: str,
+               created_by: Any) -> Asset:
+    return Asset(project=project, location=location,
+                 object_key=object_key(project, prepared.sha256), sha256=prepared.sha256,
+                 size=prepared.size, thumbnail_size=prepared.thumbnail_size,
+                 width=prepared.width, height=prepared.height, format=prepared.format,
+                 mode=prepared.mode, orientation=prepared.orientation,
+                 original_name=sanitize_name(name), stripped_metadata=prepared.removed,
+                 created_by=created_by)
+
+
+def _record_imported(asset: Asset, created_by: Any, via: str) -> None:
+    record(actor=created_by, action=AuditAction.IMAGE_IMPORTED, project=asset.project,
+           target=f"asset:{asset.pk}",
+           details={"sha256": asset.sha256, "name": asset.original_name, "via": via,
+                    "stripped": asset.stripped_metadata})
 
 
 def record_asset(*, project: Project, location: StorageLocation, prepared: Prepared, name: str,
                  created_by: Any, via: str) -> Ingested:
     """Asset + Task + audit event, once the objects are stored."""
-    sha256 = prepared.sha256
-    key, thumb_key = object_keys(project, sha256)
     try:
         with transaction.atomic():
-            asset = Asset.objects.create(
-                project=project, location=location, object_key=key, thumbnail_key=thumb_key,
-                sha256=sha256, size=prepared.size, width=prepared.width,
-                height=prepared.height, format=prepared.format, mode=prepared.mode,
-                orientation=prepared.orientation, original_name=sanitize_name(name),
-                stripped_metadata=prepared.removed, created_by=created_by)
+            asset = _new_asset(project, location, prepared, name, created_by)
+            asset.save()
             task = Task.objects.create(project=project, asset=asset)
-            record(actor=created_by, action=AuditAction.IMAGE_IMPORTED, project=project,
-                   target=f"asset:{asset.pk}",
-                   details={"sha256": sha256, "name": asset.original_name, "via": via,
-                            "stripped": prepared.removed})
+            _record_imported(asset, created_by, via)
     except IntegrityError:  # the same image arrived concurrently: keep the other one
-        found = existing_asset(project, sha256)
+        found = existing_asset(project, prepared.sha256)
         assert found is not None
         return found
     return Ingested(asset, task)
+
+
+def record_assets(*, project: Project, location: StorageLocation,
+                  batch: list[tuple[str, Prepared]], created_by: Any, via: str
+                  ) -> list[Ingested]:
+    """record_asset for many stored images in one transaction and a handful of queries
+    (an import's database work is its bottleneck otherwise); duplicates, of earlier images
+    or within the batch, answer duplicate=True. Results are in the batch's order."""
+    try:
+        with transaction.atomic():
+            known = {a.sha256: Ingested(a, a.task, duplicate=True) for a in
+                     Asset.objects.filter(project=project,
+                                          sha256__in={p.sha256 for _, p in batch})
+                     .select_related("task")}
+            fresh = {}
+            for name, prepared in batch:
+                if prepared.sha256 not in known and prepared.sha256 not in fresh:
+                    fresh[prepared.sha256] = _new_asset(project, location, prepared, name,
+                                                        created_by)
+            assets = Asset.objects.bulk_create(fresh.values())
+            tasks = Task.objects.bulk_create(Task(project=project, asset=a) for a in assets)
+            for asset, task in zip(assets, tasks, strict=True):
+                _record_imported(asset, created_by, via)
+                known[asset.sha256] = Ingested(asset, task)
+    except IntegrityError:  # another writer took one of these images meanwhile: one by one
+        return [record_asset(project=project, location=location, prepared=prepared, name=name,
+                             created_by=created_by, via=via) for name, prepared in batch]
+    results, seen = [], set()
+    for _, prepared in batch:
+        found = known[prepared.sha256]
+        repeat = prepared.sha256 in seen
+        seen.add(prepared.sha256)
+        results.append(Ingested(found.asset, found.task, duplicate=found.duplicate or repeat))
+    return results
 
 
 def ingest(*, project: Project, location: StorageLocation, data: bytes | Prepared, name: str,

@@ -12,10 +12,11 @@ class Asset(models.Model):
                                 related_name="assets")
     location = models.ForeignKey("storage.StorageLocation", on_delete=models.PROTECT,
                                  related_name="assets")
+    # One object holds two parts: the thumbnail (JPEG), then the image (storage.object_read).
     object_key = models.CharField(max_length=300)
-    thumbnail_key = models.CharField(max_length=300)
     sha256 = models.CharField(max_length=64)  # of the stored (stripped) bytes
     size = models.BigIntegerField()
+    thumbnail_size = models.PositiveIntegerField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=8)
@@ -35,3 +36,8 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.sha256[:12]})"
+
+    @property
+    def parts(self) -> tuple[int, int]:
+        """The plaintext sizes of the object's parts: thumbnail, image."""
+        return (self.thumbnail_size, self.size)

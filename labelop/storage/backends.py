@@ -1,13 +1,18 @@
 """Storage backends, a registry of classes that each declare their parameters.
 
-A backend stores opaque objects under keys. Writes are atomic: a reader sees the whole new
-object or none of it (local: write aside, fsync, rename; S3: a single PUT or a completed
-multipart upload). Secret parameters are declared so the caller can keep them encrypted.
+A backend stores opaque objects under keys, each with an optional small metadata value (an
+encrypted object's wrapped data key). Writes are atomic: a reader sees the whole new object
+or none of it (local: write aside, fsync, rename; S3: a single PUT or a completed multipart
+upload). Metadata lives where the store keeps it cheapest: in the object's own S3 metadata
+(one request writes or reads both; re-wrapping is a server-side copy), beside the file on
+disk. Secret parameters are declared so the caller can keep them encrypted.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import math
 import os
 import re
 import tempfile
@@ -20,6 +25,8 @@ from typing import IO, Any, ClassVar
 from labelop.core.errors import Invalid
 
 READ_SIZE = 256 * 1024
+META = ".dek"  # local metadata files: the object's key plus this suffix
+S3_META = "labelop-dek"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,500}$")
 
 
@@ -33,6 +40,10 @@ class Param:
     label: str
     secret: bool = False
     required: bool = True
+
+
+def _b64(meta: bytes) -> str:  # S3 metadata travels as HTTP headers: ASCII only
+    return base64.b64encode(meta).decode("ascii")
 
 
 def _checked_key(key: str) -> str:
@@ -66,12 +77,26 @@ class Backend(ABC):
         """Where the objects live, in words, for the storage report and the data path."""
 
     @abstractmethod
-    def writer(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
-        """A file to write the object into; it appears under `key` only on clean exit."""
+    def writer(self, key: str, meta: bytes | None = None
+               ) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """A file to write the object into; it appears under `key` (with `meta`) only on
+        clean exit."""
 
     @abstractmethod
+    def open(self, key: str, start: int = 0, length: int | None = None
+             ) -> tuple[bytes | None, Iterator[bytes]]:
+        """The object's metadata and its bytes (from `start`, `length` of them) in pieces;
+        StorageError if it is missing."""
+
     def read(self, key: str) -> Iterator[bytes]:
-        """The object's bytes in pieces; StorageError if it is missing."""
+        return self.open(key)[1]
+
+    @abstractmethod
+    def get_meta(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, meta: bytes) -> None:
+        """Replace an object's metadata without rewriting its bytes through this process."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -127,7 +152,14 @@ class LocalBackend(Backend):
         return f"the directory {self.root} on this server"
 
     @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[IO[bytes]]:
+    def writer(self, key: str, meta: bytes | None = None) -> Iterator[IO[bytes]]:
+        with self._file(key) as f:
+            yield f
+        if meta is not None:  # the object first: a key without its object is harmless
+            self.set_meta(key, meta)
+
+    @contextlib.contextmanager
+    def _file(self, key: str) -> Iterator[IO[bytes]]:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The writer's pid is in the name so that sweep() can tell a crashed write's leftover
@@ -144,14 +176,33 @@ class LocalBackend(Backend):
                 os.unlink(tmp)
             raise
 
-    def read(self, key: str) -> Iterator[bytes]:
+    def open(self, key: str, start: int = 0, length: int | None = None
+             ) -> tuple[bytes | None, Iterator[bytes]]:
+        meta = self.get_meta(key)
         try:
             f = self._path(key).open("rb")
         except FileNotFoundError:
             raise StorageError(f"object {key} is missing") from None
+        f.seek(start)
+        return meta, self._chunks(f, length)
+
+    @staticmethod
+    def _chunks(f: IO[bytes], length: int | None) -> Iterator[bytes]:
+        left = math.inf if length is None else length
         with f:
-            while chunk := f.read(READ_SIZE):
+            while left > 0 and (chunk := f.read(int(min(left, READ_SIZE)))):
+                left -= len(chunk)
                 yield chunk
+
+    def get_meta(self, key: str) -> bytes | None:
+        try:
+            return self._path(key + META).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def set_meta(self, key: str, meta: bytes) -> None:
+        with self._file(key + META) as f:
+            f.write(meta)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -174,14 +225,15 @@ class LocalBackend(Backend):
         return removed
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+        for path in (self._path(key), self._path(key + META)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         base = self.root
         for dirpath, _dirs, files in os.walk(base):
             for name in files:
-                if name.startswith(".incoming-"):
+                if name.startswith(".incoming-") or name.endswith(META):
                     continue
                 key = str(Path(dirpath, name).relative_to(base))
                 if key.startswith(prefix):
@@ -236,22 +288,48 @@ class S3Backend(Backend):
             raise StorageError(f"S3 unreachable: {exc}") from None
 
     @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[IO[bytes]]:
+    def writer(self, key: str, meta: bytes | None = None) -> Iterator[IO[bytes]]:
         # Spooled in memory up to 8 MiB, on disk beyond; upload_fileobj uses multipart for
         # large objects, and S3 shows nothing under the key until the upload completes.
+        extra = {"Metadata": {S3_META: _b64(meta)}} if meta is not None else {}
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as f:
             yield f  # type: ignore[misc]
             f.seek(0)
             self._call(self.client.upload_fileobj, Fileobj=f, Bucket=self.bucket,
-                       Key=self._key(key))
+                       Key=self._key(key), ExtraArgs=extra)
 
-    def read(self, key: str) -> Iterator[bytes]:
-        response = self._call(self.client.get_object, Bucket=self.bucket, Key=self._key(key))
-        body = response["Body"]
+    def open(self, key: str, start: int = 0, length: int | None = None
+             ) -> tuple[bytes | None, Iterator[bytes]]:
+        extra = {}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            extra["Range"] = f"bytes={start}-{end}"
+        response = self._call(self.client.get_object, Bucket=self.bucket, Key=self._key(key),
+                              **extra)
+        return self._meta(response), self._chunks(response["Body"])
+
+    @staticmethod
+    def _meta(response: dict) -> bytes | None:
+        value = response.get("Metadata", {}).get(S3_META)
+        return base64.b64decode(value) if value is not None else None
+
+    @staticmethod
+    def _chunks(body: Any) -> Iterator[bytes]:
         try:
             yield from body.iter_chunks(READ_SIZE)
         finally:
             body.close()
+
+    def get_meta(self, key: str) -> bytes | None:
+        return self._meta(self._call(self.client.head_object, Bucket=self.bucket,
+                                     Key=self._key(key)))
+
+    def set_meta(self, key: str, meta: bytes) -> None:
+        # A copy onto itself inside the bucket: the image bytes never pass through here.
+        full = self._key(key)
+        self._call(self.client.copy_object, Bucket=self.bucket, Key=full,
+                   CopySource={"Bucket": self.bucket, "Key": full},
+                   Metadata={S3_META: _b64(meta)}, MetadataDirective="REPLACE")
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

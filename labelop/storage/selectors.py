@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
 from labelop.permissions import Action, Actor, require
 from labelop.projects.models import Project
@@ -42,7 +42,8 @@ def where(location: StorageLocation) -> str:
 def storage_report(*, actor: Actor, project: Project) -> dict:
     """For each location holding this project's images: where, who holds the key, counts."""
     require(actor, Action.STORAGE_REPORT_VIEW, project)
-    rows = (project.assets.values("location").annotate(images=Count("id"), bytes=Sum("size"))
+    rows = (project.assets.values("location").annotate(images=Count("id"),
+                                                  bytes=Sum(F("size") + F("thumbnail_size")))
             .order_by("location"))
     used: dict[int, dict[str, Any]] = {row["location"]: dict(row) for row in rows}
     current = project.storage_location or default_location()
@@ -50,8 +51,8 @@ def storage_report(*, actor: Actor, project: Project) -> dict:
     return {"current": current.name, "locations": [{
         "name": loc.name, "kind": loc.kind, "where": where(loc), "encryption": loc.encryption,
         "key_holder": key_holder(loc), "images": used.get(loc.pk, {}).get("images", 0),
-        # each image is stored with its thumbnail (and, when encrypted, their wrapped keys)
-        "objects": used.get(loc.pk, {}).get("images", 0) * (2 if loc.encryption == "none" else 4),
+        # one object per image, holding its thumbnail too (ingest.store_objects)
+        "objects": used.get(loc.pk, {}).get("images", 0),
         "bytes": used.get(loc.pk, {}).get("bytes") or 0,
         "current": loc.pk == current.pk,
     } for loc in locations]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -16,13 +16,12 @@ from django.db import transaction
 
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core.errors import Conflict, Invalid
+from labelop.core.errors import Conflict, DomainError, Invalid
 from labelop.permissions import Action, Actor, require
 from labelop.storage import crypto, keys
 from labelop.storage.backends import BACKENDS, Backend, StorageError
 from labelop.storage.models import Encryption, StorageLocation
 
-SIDECAR = ".dek"
 _backends: dict[tuple, Backend] = {}
 
 
@@ -84,52 +83,63 @@ def _read_kek(location: StorageLocation, kek_id: str) -> crypto.Kek:
 
 # ---------------------------------------------------------------- objects
 
-def object_put(location: StorageLocation, key: str, chunks: Iterable[bytes]) -> int:
-    """Store an object (encrypted as the location says) atomically; return bytes written.
-
-    The ciphertext is written first, its wrapped data key second: an object without its key
-    is unreadable, never half-readable, and rewriting the same key later replaces both.
-    """
+def object_put(location: StorageLocation, key: str, *parts: Iterable[bytes]) -> int:
+    """Store an object of one or more parts (each encrypted on its own, as the location
+    says) atomically, with its wrapped data key as the object's metadata; return bytes
+    written. Parts let one object hold an image and its thumbnail: one write, not two, and
+    either is read alone (object_read's `sizes`). Rewriting the same key with the same
+    content is harmless: the data key derives from the key (crypto.data_key), so any mix of
+    two writers' ciphertext and wrapped key decrypts."""
     backend = backend_for(location)
     written = 0
-    if location.encryption == Encryption.NONE:
-        stream: Iterable[bytes] = chunks
-        kek = dek = None
-    else:
+    dek = meta = None
+    if location.encryption != Encryption.NONE:
         kek = _write_kek(location)
         dek = crypto.data_key(kek, key)
-        stream = crypto.encrypt(chunks, dek)
-    with backend.writer(key) as f:
-        for piece in stream:
-            f.write(piece)
-            written += len(piece)
-    if kek is not None and dek is not None:
-        backend.put_bytes(key + SIDECAR, crypto.wrap(kek, dek, key))
+        meta = crypto.wrap(kek, dek, key)
+    with backend.writer(key, meta) as f:
+        for part in parts:
+            for piece in (part if dek is None else crypto.encrypt(part, dek)):
+                f.write(piece)
+                written += len(piece)
     return written
 
 
-def object_complete(location: StorageLocation, key: str) -> bool:
-    """Whether the object (and, when encrypted, its wrapped key) is stored."""
-    backend = backend_for(location)
-    return backend.exists(key) and (location.encryption == Encryption.NONE
-                                    or backend.exists(key + SIDECAR))
-
-
-def object_read(location: StorageLocation, key: str) -> Iterator[bytes]:
-    """The object's plaintext in pieces. Key problems raise here, before any byte is sent."""
-    backend = backend_for(location)
+def _stored_size(location: StorageLocation, plain_size: int) -> int:
     if location.encryption == Encryption.NONE:
-        return backend.read(key)
-    sidecar = backend.get_bytes(key + SIDECAR)
-    kek = _read_kek(location, crypto.sidecar_kek_id(sidecar))
-    dek = crypto.unwrap(kek, sidecar, key)
-    return crypto.decrypt(backend.read(key), dek)
+        return plain_size
+    return crypto.encrypted_size(plain_size)
+
+
+class ObjectUnavailable(DomainError):
+    """A stored object cannot be read: missing, unreachable, or failing authentication."""
+
+    status = 503
+    code = "storage_object_unavailable"
+
+
+def object_read(location: StorageLocation, key: str, sizes: Sequence[int] = (), part: int = 0
+                ) -> Iterator[bytes]:
+    """The object's plaintext in pieces; for an object of several parts, give the parts'
+    plaintext `sizes` and the `part` to read. Key and storage problems raise here, before
+    any byte is sent (KeyUnavailable when a customer key is withdrawn, else
+    ObjectUnavailable)."""
+    start = sum(_stored_size(location, size) for size in sizes[:part])
+    length = _stored_size(location, sizes[part]) if sizes else None
+    try:
+        meta, chunks = backend_for(location).open(key, start, length)
+        if location.encryption == Encryption.NONE:
+            return chunks
+        if meta is None:
+            raise crypto.CorruptObject("the object has no wrapped data key")
+        kek = _read_kek(location, crypto.sidecar_kek_id(meta))
+        return crypto.decrypt(chunks, crypto.unwrap(kek, meta, key))
+    except (StorageError, crypto.CorruptObject) as exc:
+        raise ObjectUnavailable(f"The stored object cannot be read: {exc}.") from None
 
 
 def object_delete(location: StorageLocation, key: str) -> None:
-    backend = backend_for(location)
-    backend.delete(key)
-    backend.delete(key + SIDECAR)
+    backend_for(location).delete(key)
 
 
 # ---------------------------------------------------------------- locations
@@ -221,18 +231,17 @@ def location_rewrap(*, actor: Actor | None, location: StorageLocation,
         target = _write_kek(location)
     old = {}
     count = 0
-    for sidecar_key in backend.list_keys():
-        if not sidecar_key.endswith(SIDECAR):
+    for object_key in backend.list_keys():
+        meta = backend.get_meta(object_key)
+        if meta is None:  # not encrypted (a probe, or an object imported from elsewhere)
             continue
-        object_key = sidecar_key.removesuffix(SIDECAR)
-        sidecar = backend.get_bytes(sidecar_key)
-        kek_id = crypto.sidecar_kek_id(sidecar)
+        kek_id = crypto.sidecar_kek_id(meta)
         if kek_id == target.id:
             continue
         if kek_id not in old:
             old[kek_id] = _read_kek(location, kek_id)
-        dek = crypto.unwrap(old[kek_id], sidecar, object_key)
-        backend.put_bytes(sidecar_key, crypto.wrap(target, dek, object_key))
+        dek = crypto.unwrap(old[kek_id], meta, object_key)
+        backend.set_meta(object_key, crypto.wrap(target, dek, object_key))
         count += 1
     with transaction.atomic():
         if new_customer_key_source is not None:

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from labelop.assets.models import Asset
+from labelop.assets.services import IMPORT_BATCH
 from labelop.jobs.models import Job
 from labelop.storage.models import Encryption
 from labelop.storage.services import location_create
@@ -149,13 +150,19 @@ print(Project.objects.create(name="bulk", sensitivity="restricted").pk)
 """
 
 
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(child) for task in tasks.iterdir()
+            for child in (task / "children").read_text().split()]
+
+
 def test_kill_9_mid_import_then_rerun_gives_one_task_per_image(tmp_path: Path) -> None:
     """A real `labelop import` process, killed with SIGKILL while it works, then run again."""
     data_dir, folder = tmp_path / "data", tmp_path / "in"
     folder.mkdir()
-    count = 40
+    count = 3 * IMPORT_BATCH  # recorded a batch per transaction: kill after the first
     for i in range(count):
-        (folder / f"img{i:03}.jpg").write_bytes(images.jpeg(seed=100 + i, size=(640, 480)))
+        (folder / f"img{i:03}.jpg").write_bytes(images.jpeg(seed=100 + i, size=(320, 240)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELOP_")}
     env["LABELOP_DATA_DIR"] = str(data_dir)
     project = subprocess.run([sys.executable, "-c", SETUP], env=env, capture_output=True,
@@ -169,19 +176,52 @@ def test_kill_9_mid_import_then_rerun_gives_one_task_per_image(tmp_path: Path) -
     run = [sys.executable, "-m", "labelop", "import", project, str(folder)]
     first = subprocess.Popen(run, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while imported() < 8 and time.monotonic() < deadline:
+    while imported() < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
+    workers = _children(first.pid)
     first.send_signal(signal.SIGKILL)
     first.wait()
     killed_at = imported()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     subprocess.run(run, env=env, check=True, capture_output=True)
 
-    assert 8 <= killed_at < count
+    assert IMPORT_BATCH <= killed_at < count
     with sqlite3.connect(database) as db:
         tasks = db.execute("SELECT count(*) FROM annotations_task").fetchone()[0]
         keys = {row[0] for row in db.execute("SELECT object_key FROM assets_asset")}
     assert (imported(), tasks) == (count, count)
     stored = {str(p.relative_to(data_dir / "objects")) for p in (data_dir / "objects").rglob("*")
               if p.is_file()}
-    expected = {f"{k}{suffix}" for k in keys for suffix in ("", ".dek", ".thumb", ".thumb.dek")}
+    expected = {f"{k}{suffix}" for k in keys for suffix in ("", ".dek")}
     assert stored == expected  # no orphans, no half-written temporary files
+
+
+def test_a_batch_records_each_new_image_once_and_names_repeats(world: World) -> None:
+    from labelop.assets.ingest import prepare, record_assets, store_objects
+    from labelop.assets.services import project_location
+    from labelop.audit.models import AuditEvent
+
+    project, owner = world.project, world.users["owner"]
+    location = project_location(project)
+    a, b = prepare(images.jpeg(seed=71)), prepare(images.png(seed=72))
+    for prepared in (a, b):
+        store_objects(project, location, prepared)
+    record_assets(project=project, location=location, batch=[("b.png", b)],
+                  created_by=owner, via="folder")
+
+    results = record_assets(project=project, location=location,
+                            batch=[("a.jpg", a), ("b-again.png", b), ("a-again.jpg", a)],
+                            created_by=owner, via="folder")
+
+    assert [r.duplicate for r in results] == [False, True, True]
+    assert results[0].asset.pk == results[2].asset.pk
+    assert Asset.objects.filter(project=project).count() == 2
+    assert {t.asset_id for t in Asset.objects.get(sha256=a.sha256).project.tasks.all()} == {
+        results[0].asset.pk, results[1].asset.pk}
+    events = AuditEvent.objects.filter(action="image.imported", project=project)
+    assert sorted(e.target for e in events) == sorted(
+        f"asset:{r.asset.pk}" for r in results[:2])

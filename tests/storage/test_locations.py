@@ -55,7 +55,9 @@ def test_s3_objects_are_ciphertext_in_the_bucket(db, bucket: dict) -> None:
     assert image[100:164] not in stored
     assert stored.startswith(b"LOPE1")
     keys = {o["Key"] for o in raw.list_objects_v2(Bucket=bucket["bucket"])["Contents"]}
-    assert keys == {"p1/img", "p1/img.dek"}  # the probe object was removed
+    assert keys == {"p1/img"}  # the probe object was removed
+    meta = raw.head_object(Bucket=bucket["bucket"], Key="p1/img")["Metadata"]
+    assert set(meta) == {"labelop-dek"}  # the wrapped data key travels with the object
 
 
 def test_s3_credentials_are_sealed_in_the_database(db, bucket: dict) -> None:
@@ -133,14 +135,31 @@ def test_instance_key_rotation_rewraps_server_locations_and_reseals(db, tmp_path
                                       encryption=Encryption.SERVER)
     services.object_put(local, "p1/a", [PLAIN])
     services.object_put(remote, "p1/b", [PLAIN])
+    raw = boto3.client("s3", endpoint_url=bucket["endpoint_url"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    before = raw.get_object(Bucket=bucket["bucket"], Key="p1/b")
 
     counts = services.instance_key_rotate(actor=None)
 
     assert counts == {"disk-server": 1, "bucket": 1}
+    after = raw.get_object(Bucket=bucket["bucket"], Key="p1/b")
+    assert after["Body"].read() == before["Body"].read()  # ciphertext untouched
+    assert after["Metadata"] != before["Metadata"]  # the data key re-wrapped
     services._backends.clear()
     remote.refresh_from_db()
     assert b"".join(services.object_read(remote, "p1/b")) == PLAIN
     assert b"".join(services.object_read(local, "p1/a")) == PLAIN
+
+
+def test_a_missing_or_keyless_object_is_a_clear_refusal(db, tmp_path: Path) -> None:
+    location = _local(tmp_path, Encryption.SERVER)
+    services.object_put(location, "p1/obj", [PLAIN])
+    (Path(location.params["path"]) / "p1/obj.dek").unlink()
+
+    with pytest.raises(services.ObjectUnavailable, match="no wrapped data key"):
+        services.object_read(location, "p1/obj")
+    with pytest.raises(services.ObjectUnavailable, match="missing"):
+        services.object_read(location, "p1/other")
 
 
 def test_locations_api_is_for_site_admins(world: World, tmp_path: Path) -> None:
