@@ -199,8 +199,9 @@ def _table(results: dict, files: list[Path]) -> str:
         "",
         f"`labelop import` of 1024x768 JPEGs (about {size_kb:.0f} KB each) into a fresh "
         "instance on SQLite: sniff, full decode, metadata strip, SHA-256, de-duplication, "
-        "thumbnail, encrypted write of image and thumbnail (each with its wrapped key, all "
-        "fsynced), Asset + Task + audit event per image. The floor is a loop over the same "
+        "thumbnail, one encrypted object per image (thumbnail and image, the wrapped key as S3 "
+        "metadata or a fsynced file beside it), Asset + Task + audit event per image "
+        "(recorded 50 images per transaction). The floor is a loop over the same "
         "files doing only decode + SHA-256 + AES-256-GCM + one write to the same backend (a "
         "fsynced file, or one PUT): " + ", ".join(f"{k} {v:.0f}/s" for k, v in floor.items())
         + ". Goal: at least 60% of the floor; peak RSS flat from 1k to 10k. The S3 server "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +42,20 @@ IMPORT_BATCH = 50  # images recorded per transaction: a second's work, lost at m
 
 @dataclass
 class IngestReport:
+    """What became of each file. `keep` bounds each list (the counts stay exact), so an
+    import of any size holds a flat amount of memory."""
+
+    keep: int | None = None
     created: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, entry: dict[str, Any]) -> None:
+        self.counts[kind] += 1
+        entries = getattr(self, kind)
+        if self.keep is None or len(entries) < self.keep:
+            entries.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
         return {"created": self.created, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -69,11 +81,11 @@ def take(report: IngestReport, *, project: Project, location: StorageLocation,
         result = ingest(project=project, location=location, data=data, name=name,
                         created_by=actor_user, via=via)
     except Refused as refused:
-        report.rejected.append({"name": sanitize_name(name),
+        report.add("rejected", {"name": sanitize_name(name),
                                 "error": {"code": refused.code, "message": refused.message}})
         return
     except StorageError as exc:
-        report.rejected.append({"name": sanitize_name(name),
+        report.add("rejected", {"name": sanitize_name(name),
                                 "error": {"code": "storage_failed", "message": str(exc)}})
         return
     _report(report, name, result)
@@ -82,7 +94,7 @@ def take(report: IngestReport, *, project: Project, location: StorageLocation,
 def _report(report: IngestReport, name: str, result: Ingested) -> None:
     entry = {"asset": result.asset.pk, "task": result.task.pk, "sha256": result.asset.sha256,
              "name": sanitize_name(name)}
-    (report.duplicates if result.duplicate else report.created).append(entry)
+    report.add("duplicates" if result.duplicate else "created", entry)
 
 
 def images_upload(*, actor: Actor, project: Project, files: Iterable[UploadedFile]
@@ -94,7 +106,7 @@ def images_upload(*, actor: Actor, project: Project, files: Iterable[UploadedFil
     for upload in files:
         name = upload.name or "upload"
         if upload.size is not None and upload.size > settings.LABELOP_MAX_UPLOAD_BYTES:
-            report.rejected.append({"name": sanitize_name(name), "error": {
+            report.add("rejected", {"name": sanitize_name(name), "error": {
                 "code": "too_large",
                 "message": f"Larger than {settings.LABELOP_MAX_UPLOAD_BYTES:,} bytes."}})
             continue
@@ -152,12 +164,12 @@ def import_files(*, project: Project, files: Iterable[tuple[str, Source | None]]
     """Ingest many files: decoding on `workers` processes, storing and recording here."""
     location = project_location(project)
     backend_for(location).sweep()  # leftovers of an earlier run that was killed
-    report = IngestReport()
+    report = IngestReport(keep=1000)
 
     def readable() -> Iterator[tuple[str, Source]]:
         for name, source in files:
             if source is None:
-                report.rejected.append({"name": sanitize_name(name), "error": {
+                report.add("rejected", {"name": sanitize_name(name), "error": {
                     "code": "unsafe_path", "message": "A link leading out of the import roots."}})
             else:
                 yield name, source
@@ -234,10 +246,10 @@ def import_run(job: Job) -> dict[str, Any]:
         project=project, files=files, created_by=job.created_by, via=via,
         workers=settings.LABELOP_IMPORT_WORKERS,
         progress=lambda n: job_progress(job, done=n))
-    done = len(report.created) + len(report.duplicates) + len(report.rejected)
+    done = sum(report.counts.values())
     job_progress(job, done=done, total=done)
-    return {"created": len(report.created), "duplicates": len(report.duplicates),
-            "rejected": report.rejected[:1000]}
+    return {"created": report.counts["created"], "duplicates": report.counts["duplicates"],
+            "rejected": report.rejected}
 
 
 # ---------------------------------------------------------------- viewing
