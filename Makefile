@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export LABELOP_DATA_DIR ?= $(CURDIR)/labelop-data
 
-.PHONY: run test check bench openapi clean chromium
+.PHONY: run test check bench openapi clean chromium editor
+
+# The annotation editor (TypeScript, built by Vite into the core app's static files).
+EDITOR := labelop/core/static/editor/editor.js
+NODE_STAMP := frontend/node_modules/.installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +20,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(NODE_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+$(EDITOR): $(NODE_STAMP) $(wildcard frontend/src/*) frontend/vite.config.ts frontend/tsconfig.json
+	cd frontend && npm run build
+
+editor: $(EDITOR)
+
+run: $(STAMP) $(EDITOR)
 	$(BIN)/labelop serve --host 127.0.0.1 --port 8000
 
 # Browser tests drive Debian's Chromium: Playwright cannot download its own browser here.
@@ -25,16 +38,17 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: $(STAMP) chromium
+test: $(STAMP) $(EDITOR) chromium
 	$(BIN)/python -m pytest -q -n 2
 	@if [ -n "$$LABELOP_TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$LABELOP_TEST_DATABASE_URL) =="; \
 	  LABELOP_DATABASE_URL="$$LABELOP_TEST_DATABASE_URL" $(BIN)/python -m pytest -q -n 2; \
 	fi
 
-check: $(STAMP)
+check: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check labelop tests bench
 	$(BIN)/mypy labelop
+	cd frontend && npm run typecheck
 
 # Benchmarks take minutes; they write docs/benchmarks.md. wrk drives the serving benchmark.
 bench: $(STAMP)
@@ -47,4 +61,4 @@ openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info frontend/node_modules labelop/core/static/editor

@@ -21,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._server import fresh_pg_database  # noqa: E402
+
 PG_URL = os.environ.get("LABELOP_BENCH_DATABASE_URL",
                         "postgresql://postgres@127.0.0.1:5432/labelop_bench")
 GOAL_VERIFY_1M_S = 10.0
@@ -190,16 +193,6 @@ def _run_child(env: dict, args: argparse.Namespace) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _fresh_pg_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def _table(results: list[dict]) -> str:
     lines = [
         "## Audit log (`bench/audit.py`)",
@@ -256,7 +249,7 @@ def main() -> None:
         results.append(_run_child({**base, "LABELOP_DATA_DIR": data_dir}, args))
         print(json.dumps(results[-1], indent=1))
         if not args.no_postgres:
-            _fresh_pg_database(PG_URL)
+            fresh_pg_database(PG_URL)
             results.append(_run_child({**base, "LABELOP_DATA_DIR": data_dir,
                                        "LABELOP_DATABASE_URL": PG_URL}, args))
             print(json.dumps(results[-1], indent=1))

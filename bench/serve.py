@@ -12,15 +12,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._server import serving  # noqa: E402
 
 SETUP = """
 import django, io, json, os, random, sys
@@ -68,12 +68,6 @@ end
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wrk(args: list[str]) -> dict:
     out = subprocess.run(["wrk", "--latency", *args], capture_output=True, text=True,
                          check=True).stdout
@@ -97,17 +91,7 @@ def main() -> None:
         env["LABELOP_DATA_DIR"] = tmp
         info = json.loads(subprocess.run([sys.executable, "-c", SETUP], env=env, check=True,
                                          capture_output=True, text=True).stdout)
-        port = _port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "labelop", "serve", "--port", str(port), "--workers", "2",
-             "--threads", "8", "--job-workers", "0"], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, cwd=ROOT)
-        try:
-            for _ in range(100):
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.1)
+        with serving(env) as port:
             header = ["-H", f"Authorization: Bearer {info['token']}"]
             base = f"http://127.0.0.1:{port}"
             script = Path(tmp) / "rotate.lua"
@@ -117,9 +101,6 @@ def main() -> None:
             small_url = f"{base}/api/v1/images/{info['small']}/content"
             small1 = _wrk(["-t1", "-c1", "-d15s", *header, small_url])
             small16 = _wrk(["-t2", "-c16", "-d15s", *header, small_url])
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     mb_per_s = big["requests_per_s"] * info["big_size"] / 1e6
     results = {"big": big, "small1": small1, "small16": small16, "mb_per_s": mb_per_s,
                "big_size": info["big_size"], "small_size": info["small_size"]}

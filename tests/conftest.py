@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from django.db import connection
@@ -127,6 +127,7 @@ class World:
     asset: object = None
     job: object = None
     import_root: object = None
+    tasks: list = field(default_factory=list)
 
     def actor(self, who: str) -> Actor:
         return Actor(user=self.users[who])
@@ -158,7 +159,7 @@ def build_world() -> World:
 def image_world(world: World, data_dir, settings, tmp_path) -> World:
     """The world with one image (its task assigned to the annotator), a finished import job
     and an import root holding one more image."""
-    from labelop.annotations.models import Task
+    from labelop.annotations.models import Task, TaskState
     from labelop.assets.ingest import ingest
     from labelop.assets.services import project_location
     from labelop.jobs.models import Job, JobStatus
@@ -167,7 +168,8 @@ def image_world(world: World, data_dir, settings, tmp_path) -> World:
     ingested = ingest(project=world.project, location=project_location(world.project),
                       data=images.jpeg(seed=42), name="scan.jpg", created_by=world.users["owner"],
                       via="upload")
-    Task.objects.filter(pk=ingested.task.pk).update(assignee=world.users["annotator"])
+    Task.objects.filter(pk=ingested.task.pk).update(assignee=world.users["annotator"],
+                                                     state=TaskState.ASSIGNED)
     world.asset = ingested.asset
     world.job = Job.objects.create(kind="import", project=world.project, status=JobStatus.SUCCEEDED,
                                    created_by=world.users["owner"])
@@ -226,3 +228,17 @@ def session_api(user: User) -> Api:
     client.force_login(user)
     csrf = client.get("/api/v1/auth/csrf").json()["csrf_token"]
     return Api(client=client, headers={"X-CSRFToken": csrf})
+
+
+@pytest.fixture
+def labeled(world: World, data_dir) -> World:
+    """The world with the label schema of tests/labeling.py and 3 tasks, the first assigned
+    to the annotator."""
+    from tests.labeling import LABELS, assign, make_tasks
+
+    world.project.labels = LABELS
+    world.project.save(update_fields=["labels"])
+    world.tasks = make_tasks(world.project, 3, created_by=world.users["owner"])
+    assign(world.tasks[0], world.users["annotator"])
+    return world
+

@@ -1,4 +1,5 @@
-"""Task: an asset in a project as a unit of labelling work."""
+"""Tasks and what people draw on them: the current annotation, every revision of it, and
+escalations. The state machine that moves a task lives in `states.py`."""
 
 from __future__ import annotations
 
@@ -18,20 +19,104 @@ class TaskState(StrEnum):
     ESCALATED = "escalated"
 
 
+STATE_CHOICES = [(s.value, s.value) for s in TaskState]
+
+
 class Task(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT,
                                 related_name="tasks")
     asset = models.OneToOneField("assets.Asset", on_delete=models.PROTECT, related_name="task")
-    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in TaskState],
-                             default=TaskState.NEW)
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default=TaskState.NEW)
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="tasks")
-    version = models.PositiveIntegerField(default=0)  # optimistic concurrency
+    # The annotation's version: the number of saves. A write names the version it read
+    # (If-Match) and is refused when someone saved in between.
+    version = models.PositiveIntegerField(default=0)
+    shape_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["project", "state", "id"]),
-                   models.Index(fields=["assignee", "project", "id"])]
+                   models.Index(fields=["assignee", "project", "id"]),
+                   models.Index(fields=["assignee", "project", "state", "id"],
+                                name="task_queue")]
 
     def __str__(self) -> str:
         return f"task {self.pk} ({self.state})"
+
+
+class Annotation(models.Model):
+    """The current shapes of a task (absent until the first save)."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True,
+                                related_name="annotation")
+    shapes = models.JSONField(default=list)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"annotation of task {self.task_id}"
+
+
+class AnnotationRevision(models.Model):
+    """Every save, whole: who, when, and the shapes as they were after it."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    shapes = models.JSONField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150)  # kept if the account goes
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "version"],
+                                               name="one_revision_per_version")]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} v{self.version} by {self.author_name}"
+
+
+class TaskLabel(models.Model):
+    """How many shapes of each label a task's annotation holds: the label filter of the task
+    list and the "label in use" check read this instead of every annotation's JSON."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE,
+                                related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="label_counts")
+    label = models.CharField(max_length=100)
+    shapes = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "label"],
+                                               name="one_count_per_task_label")]
+        indexes = [models.Index(fields=["project", "label", "task"])]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id}: {self.shapes} x {self.label}"
+
+
+class Escalation(models.Model):
+    """A task someone could not or should not label alone; it blocks submission until an
+    owner or reviewer resolves it."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="escalations")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE,
+                                related_name="+")
+    reason = models.TextField(max_length=2000)
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    previous_state = models.CharField(max_length=16, choices=STATE_CHOICES)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    resolution = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "resolved_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"escalation {self.pk} of task {self.task_id}"

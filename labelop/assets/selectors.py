@@ -10,5 +10,5 @@ from labelop.projects.models import Project
 
 def asset_list(*, actor: Actor, project: Project, cursor: str | None = None, limit: int = 48
                ) -> Page[Asset]:
-    assets = scope(actor, Action.IMAGE_VIEW, Asset.objects.filter(project=project))
+    assets = scope(actor, Action.IMAGE_VIEW, Asset.objects.all(), project=project)
     return paginate(assets.select_related("task"), cursor=cursor, limit=limit)

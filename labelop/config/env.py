@@ -56,6 +56,7 @@ class Env:
     max_upload_bytes: int
     import_workers: int
     max_request_bytes: int
+    max_shapes: int
 
     @classmethod
     def read(cls) -> Env:
@@ -83,6 +84,7 @@ class Env:
             max_upload_bytes=_int("LABELOP_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1024),
             import_workers=_int("LABELOP_IMPORT_WORKERS", os.cpu_count() or 1, minimum=1),
             max_request_bytes=_int("LABELOP_MAX_REQUEST_BYTES", 2 * 1024**3, minimum=1024**2),
+            max_shapes=_int("LABELOP_MAX_SHAPES", 2000, minimum=1),
         )
 
 

@@ -69,6 +69,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from labelop.accounts.api import auth_router, me_router, tokens_router, users_router
+    from labelop.annotations.api import router as labeling_router
     from labelop.assets.api import router as assets_router
     from labelop.audit.api import router as audit_router
     from labelop.core.health import router as health_router
@@ -86,6 +87,7 @@ def _register_routers() -> None:
     api.add_router("", assets_router)
     api.add_router("", storage_router)
     api.add_router("/jobs", jobs_router)
+    api.add_router("", labeling_router)
 
 
 _register_routers()

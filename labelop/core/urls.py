@@ -3,6 +3,7 @@
 from django.urls import path
 
 from labelop.accounts import views as accounts
+from labelop.annotations import views as labeling
 from labelop.assets import views as assets
 from labelop.audit import views as audit
 from labelop.projects import views as projects
@@ -28,6 +29,10 @@ urlpatterns = [
     path("projects/<int:project_id>/images", assets.ImageUploadView.as_view(), name="upload"),
     path("projects/<int:project_id>/storage", assets.ProjectStorageView.as_view(),
          name="project-storage"),
+    path("projects/<int:project_id>/queue", labeling.QueueView.as_view(), name="queue"),
+    path("projects/<int:project_id>/next", labeling.NextTaskView.as_view(), name="next-task"),
+    path("projects/<int:project_id>/tasks", labeling.TaskTableView.as_view(), name="tasks"),
+    path("tasks/<int:task_id>", labeling.EditorView.as_view(), name="editor"),
     path("storage", storage.LocationListView.as_view(), name="storage"),
     path("storage/<int:location_id>/check", storage.LocationCheckView.as_view(),
          name="storage-check"),

@@ -25,6 +25,14 @@ class Action(StrEnum):
     IMAGE_VIEW = "image.view"
     JOB_VIEW = "job.view"
     STORAGE_REPORT_VIEW = "storage.report.view"
+    LABELS_VIEW = "labels.view"
+    LABELS_EDIT = "labels.edit"
+    TASK_VIEW = "task.view"
+    TASK_ASSIGN = "task.assign"
+    TASK_PROGRESS_VIEW = "task.progress.view"
+    ANNOTATION_EDIT = "annotation.edit"
+    TASK_SUBMIT = "task.submit"
+    TASK_ESCALATE = "task.escalate"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

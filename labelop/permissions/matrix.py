@@ -24,12 +24,25 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.IMAGE_VIEW: ALL_ROLES,
     Action.JOB_VIEW: frozenset({OWNER}),
     Action.STORAGE_REPORT_VIEW: frozenset({OWNER}),
+    Action.LABELS_VIEW: ALL_ROLES,
+    Action.LABELS_EDIT: frozenset({OWNER}),
+    Action.TASK_VIEW: ALL_ROLES,
+    Action.TASK_ASSIGN: frozenset({OWNER}),
+    Action.TASK_PROGRESS_VIEW: frozenset({OWNER, REVIEWER}),
+    # Reviewers and owners correct shapes; annotators edit their own tasks.
+    Action.ANNOTATION_EDIT: ALL_ROLES,
+    Action.TASK_SUBMIT: ALL_ROLES,
+    Action.TASK_ESCALATE: ALL_ROLES,
 }
 
 # Roles that reach only the objects assigned to them for an action (annotators see the
 # images of their own tasks, nothing else in the project).
 ASSIGNED_ONLY: dict[Action, frozenset[Role]] = {
     Action.IMAGE_VIEW: frozenset({ANNOTATOR}),
+    Action.TASK_VIEW: frozenset({ANNOTATOR}),
+    Action.ANNOTATION_EDIT: frozenset({ANNOTATOR}),
+    Action.TASK_SUBMIT: ALL_ROLES,  # only the person the task is assigned to submits it
+    Action.TASK_ESCALATE: frozenset({ANNOTATOR}),
 }
 
 INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {

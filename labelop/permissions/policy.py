@@ -126,12 +126,18 @@ def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
     if project_id is None or actor is None or not can(actor, Action.PROJECT_VIEW, obj):
         raise NotFound("Not found.")
     if role_in(actor, project_id) in ASSIGNED_ONLY.get(action, ()):
-        raise NotFound("Not found.")  # not assigned to them: as if it did not exist
+        if action is Action.TASK_VIEW or not can(actor, Action.TASK_VIEW, obj):
+            raise NotFound("Not found.")  # not assigned to them: as if it did not exist
+        raise Forbidden(f"Only the person this task is assigned to may do {action.value}.",
+                        code="not_assignee")
     raise Forbidden(f"Your role in this project does not allow {action.value}.")
 
 
-def scope(actor: Actor | None, action: Action, qs: QuerySet[M]) -> QuerySet[M]:
-    """Narrow `qs` to the rows on which the actor may perform `action`."""
+def scope(actor: Actor | None, action: Action, qs: QuerySet[M], *, project: Any = None
+          ) -> QuerySet[M]:
+    """Narrow `qs` to the rows on which the actor may perform `action`. Given the one
+    `project` the rows belong to, the narrowing is a plain filter on the actor's role there
+    (an annotator's tasks come straight from the assignee index, at any depth)."""
     from labelop.projects.models import Membership, Project
 
     if actor is None or not actor.user.is_active:
@@ -141,6 +147,14 @@ def scope(actor: Actor | None, action: Action, qs: QuerySet[M]) -> QuerySet[M]:
     roles = PROJECT_MATRIX.get(action)
     if roles is None:
         return qs.none()
+    if project is not None:
+        role = role_in(actor, project.pk)
+        if role is None or role not in roles:
+            return qs.none()
+        qs = qs.filter(project_id=project.pk)
+        if role in ASSIGNED_ONLY.get(action, ()):
+            return qs.filter(**{_ASSIGNEE_PATH[qs.model.__name__]: actor.user})
+        return qs
     memberships = Membership.objects.filter(user=actor.user, role__in=roles)
     if actor.scoped_project_id is not None:
         memberships = memberships.filter(project_id=actor.scoped_project_id)

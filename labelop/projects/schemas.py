@@ -1,31 +1,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import Field, StringConstraints
+from pydantic import Field, model_validator
 
+from labelop.annotations.labels import MAX_LABELS, LabelIn, LabelSchemaIn
 from labelop.core.schemas import In, Name, Text, Username
 from labelop.permissions import Role
 from labelop.projects.models import Sensitivity, Status
-
-LabelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                             pattern=r"^[^\x00-\x1f\x7f]+$")]
-Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
-
-
-class LabelIn(In):
-    name: LabelName
-    kind: Literal["bbox", "polygon", "tag"] = "bbox"
-    color: Colour = "#1f77b4"
 
 
 class ProjectCreateIn(In):
     name: Name
     sensitivity: Sensitivity
     description: Text = ""
-    labels: list[LabelIn] = Field(default_factory=list, max_length=500)
+    labels: list[LabelIn] = Field(default_factory=list, max_length=MAX_LABELS)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> ProjectCreateIn:
+        LabelSchemaIn(labels=self.labels)
+        return self
 
 
 class ProjectUpdateIn(In):

@@ -52,6 +52,7 @@ class ProjectDetailView(PageView):
             "can_list_members": can_list,
             "can_manage_members": can(self.actor, Action.MEMBER_ADD, project),
             "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
+            "can_see_tasks": can(self.actor, Action.TASK_PROGRESS_VIEW, project),
             "add_form": forms.MemberAddForm(),
             "images": asset_list(actor=self.actor, project=project,
                                  cursor=request.GET.get("cursor")),

@@ -15,7 +15,12 @@ from labelop.audit.models import AuditEvent
 from labelop.core.api import api
 from labelop.permissions import Action, Role
 from labelop.permissions.actions import Principal
-from labelop.permissions.matrix import INSTANCE_MATRIX, PROJECT_MATRIX, SESSION_ONLY
+from labelop.permissions.matrix import (
+    ASSIGNED_ONLY,
+    INSTANCE_MATRIX,
+    PROJECT_MATRIX,
+    SESSION_ONLY,
+)
 from tests import images
 from tests.conftest import PASSWORD, WHO, Api, World, api_for, session_api
 
@@ -45,6 +50,7 @@ class Case:
     mutates: bool = field(default=True)
     session: bool = False  # call with a browser session instead of an API token
     multipart: bool = False  # an upload of one image
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.operation_id}:{self.method}{':session' if self.session else ''}"
@@ -57,6 +63,10 @@ def _newest_token_id() -> int:
 
 def _p(w: World) -> str:
     return f"/projects/{w.project.pk}"
+
+
+def _t(w: World) -> int:
+    return w.asset.task.pk  # assigned to the annotator
 
 
 TOKEN_CASES = [  # the session-only actions, tried with an API token: always refused
@@ -133,6 +143,32 @@ CASES = [
          Action.STORAGE_REPORT_VIEW, mutates=False),
     Case("storage_project_set", "PUT", lambda w: f"{_p(w)}/storage", 200, Action.PROJECT_UPDATE,
          body=lambda w: {"location": "local"}),
+    Case("labeling_labels_get", "GET", lambda w: f"{_p(w)}/labels", 200, Action.LABELS_VIEW,
+         mutates=False),
+    Case("labeling_labels_put", "PUT", lambda w: f"{_p(w)}/labels", 200, Action.LABELS_EDIT,
+         body=lambda w: {"labels": [{"name": "lesion", "kind": "polygon"}]}),
+    Case("labeling_task_list", "GET", lambda w: f"{_p(w)}/tasks", 200, Action.PROJECT_VIEW,
+         mutates=False),
+    Case("labeling_task_next", "GET", lambda w: f"{_p(w)}/tasks/next", 200, Action.PROJECT_VIEW,
+         mutates=False),
+    Case("labeling_task_progress", "GET", lambda w: f"{_p(w)}/tasks/progress", 200,
+         Action.TASK_PROGRESS_VIEW, mutates=False),
+    Case("labeling_task_assign", "POST", lambda w: f"{_p(w)}/tasks/assign", 200,
+         Action.TASK_ASSIGN, body=lambda w: {"annotator": "target", "task_ids": [_t(w)]}),
+    Case("labeling_task_unassign", "POST", lambda w: f"{_p(w)}/tasks/unassign", 200,
+         Action.TASK_ASSIGN, body=lambda w: {"task_ids": [_t(w)]}),
+    Case("labeling_task_get", "GET", lambda w: f"/tasks/{_t(w)}", 200, Action.TASK_VIEW,
+         mutates=False),
+    Case("labeling_annotation_get", "GET", lambda w: f"/tasks/{_t(w)}/annotation", 200,
+         Action.TASK_VIEW, mutates=False),
+    Case("labeling_annotation_put", "PUT", lambda w: f"/tasks/{_t(w)}/annotation", 200,
+         Action.ANNOTATION_EDIT, body=lambda w: {"shapes": []}, headers={"If-Match": "0"}),
+    Case("labeling_annotation_history", "GET", lambda w: f"/tasks/{_t(w)}/history", 200,
+         Action.TASK_VIEW, mutates=False),
+    Case("labeling_task_submit", "POST", lambda w: f"/tasks/{_t(w)}/submit", 200,
+         Action.TASK_SUBMIT, body=lambda w: {}),
+    Case("labeling_task_escalate", "POST", lambda w: f"/tasks/{_t(w)}/escalate", 201,
+         Action.TASK_ESCALATE, body=lambda w: {"reason": "possible consent issue"}),
 ]
 
 
@@ -151,7 +187,11 @@ def expected_status(case: Case, who: str) -> int:
     role = ROLE_OF.get(who)
     if role is None:
         return 404  # not a member: the project is hidden, not forbidden
-    return case.ok if role in PROJECT_MATRIX[case.action] else 403
+    if role not in PROJECT_MATRIX[case.action]:
+        return 403
+    if role in ASSIGNED_ONLY.get(case.action, ()) and who != "annotator":
+        return 403  # the world's task is the annotator's: others see it, but it is not theirs
+    return case.ok
 
 
 def test_every_endpoint_has_a_case() -> None:
@@ -180,7 +220,7 @@ def test_authorization_matrix(image_world: World, case: Case, who: str) -> None:
                                       headers=client.headers)
     else:
         response = client.call(case.method, case.path(world),
-                               case.body(world) if case.body else None)
+                               case.body(world) if case.body else None, **case.headers)
 
     assert response.status_code == want, response.content
     if want >= 400:

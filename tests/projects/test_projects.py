@@ -15,7 +15,8 @@ def test_creator_becomes_the_only_owner_and_both_are_audited(world: World) -> No
     body = response.json()
     assert (body["name"], body["sensitivity"], body["status"], body["my_role"]) == (
         "Faces", "local_only", "draft", "owner")
-    assert body["labels"] == [{"name": "face", "kind": "bbox", "color": "#1f77b4"}]
+    assert body["labels"] == [
+        {"name": "face", "kind": "bbox", "color": "#1f77b4", "attributes": []}]
     members = list(Membership.objects.filter(project_id=body["id"]).values_list(
         "user__username", "role"))
     assert members == [("reviewer", "owner")]

@@ -1,0 +1,106 @@
+"""Reads on tasks and annotations, already narrowed by the policy (annotators see only their
+assigned tasks; anything else is a 404)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from labelop.annotations import shapes as shape_rules
+from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
+from labelop.core.errors import NotFound
+from labelop.core.pagination import Page, paginate
+from labelop.permissions import Action, Actor, require, scope
+from labelop.projects.models import Project
+
+
+def task_list(*, actor: Actor, project: Project, state: str | None = None,
+              assignee: str | None = None, label: str | None = None, q: str | None = None,
+              cursor: str | None = None, limit: int = 50) -> Page[Task]:
+    require(actor, Action.PROJECT_VIEW, project)
+    qs: QuerySet[Task] = scope(actor, Action.TASK_VIEW, Task.objects.all(), project=project)
+    if state:
+        qs = qs.filter(state=state)
+    if assignee == "":  # ?assignee= with no name: the unassigned tasks
+        qs = qs.filter(assignee=None)
+    elif assignee:
+        qs = qs.filter(assignee__username=assignee)
+    if label:
+        qs = qs.filter(pk__in=project_label_tasks(project, label))
+    if q:
+        qs = qs.filter(asset__original_name__icontains=q)
+    return paginate(qs.select_related("asset", "assignee"), cursor=cursor, limit=limit)
+
+
+def project_label_tasks(project: Project, label: str) -> QuerySet:
+    from labelop.annotations.models import TaskLabel
+
+    return TaskLabel.objects.filter(project=project, label=label).values("task_id")
+
+
+def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
+    task = (Task.objects.select_related("asset", "assignee", "project")
+            .filter(pk=task_id).first())
+    if task is None:
+        raise NotFound("Not found.")
+    require(actor, action, task)
+    return task
+
+
+def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:
+    """The caller's next task to work on: rework first, then assigned, oldest first; `after`
+    skips past the task they are on (wrapping around to the start)."""
+    require(actor, Action.PROJECT_VIEW, project)
+    mine = (Task.objects.filter(project=project, assignee=actor.user)
+            .select_related("asset", "assignee"))
+    for state in (TaskState.REJECTED, TaskState.ASSIGNED):
+        in_state = mine.filter(state=state).exclude(pk=after or 0).order_by("pk")
+        task = in_state.filter(pk__gt=after or 0).first() or in_state.first()
+        if task is not None:
+            return task
+    return None
+
+
+def annotation_get(*, actor: Actor, task_id: int) -> tuple[Task, Annotation | None]:
+    task = task_get(actor=actor, task_id=task_id)
+    return task, Annotation.objects.filter(task=task).select_related("updated_by").first()
+
+
+def history(*, actor: Actor, task_id: int, cursor: str | None = None, limit: int = 50
+            ) -> tuple[Page[AnnotationRevision], list[dict]]:
+    """Revisions newest first, each with the diff from the revision before it."""
+    task = task_get(actor=actor, task_id=task_id)
+    page = paginate(AnnotationRevision.objects.filter(task=task), cursor=cursor, limit=limit,
+                    key="version", descending=True)
+    oldest = page.items[-1].version if page.items else 0
+    previous = (AnnotationRevision.objects.filter(task=task, version__lt=oldest)
+                .order_by("-version").values_list("shapes", flat=True).first()) or []
+    diffs: list[dict] = []
+    for i, revision in enumerate(page.items):
+        before = page.items[i + 1].shapes if i + 1 < len(page.items) else previous
+        diffs.append(shape_rules.diff(before, revision.shapes))
+    return page, diffs
+
+
+def progress(*, actor: Actor, project: Project) -> list[dict]:
+    """Per assignee: how many tasks in each state (the owner's table and the queue header)."""
+    require(actor, Action.TASK_PROGRESS_VIEW, project)
+    rows = (Task.objects.filter(project=project).values("assignee__username", "state")
+            .annotate(n=Count("id")).order_by("assignee__username"))
+    people: dict[str | None, dict] = {}
+    for row in rows:
+        who = row["assignee__username"]
+        entry = people.setdefault(who, {"assignee": who, "total": 0,
+                                        **{s.value: 0 for s in TaskState}})
+        entry[row["state"]] += row["n"]
+        entry["total"] += row["n"]
+    return list(people.values())
+
+
+def my_counts(*, actor: Actor, project: Project) -> dict[str, int]:
+    """The caller's own tasks by state (the annotator's queue header)."""
+    require(actor, Action.PROJECT_VIEW, project)
+    rows = (Task.objects.filter(project=project, assignee=actor.user).values("state")
+            .annotate(n=Count("id")))
+    counts = {s.value: 0 for s in TaskState}
+    counts.update({r["state"]: r["n"] for r in rows})
+    return counts
