@@ -86,7 +86,7 @@ TEMPLATES = [
 def _database(url: str | None) -> dict:
     if url is None:
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "labelop.core.sqlite",  # django.db.backends.sqlite3, writers queued
             "NAME": DATA_DIR / "labelop.sqlite3",
             # Tests use a file too (not :memory:), so locking behaves as in production.
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
