@@ -64,7 +64,7 @@ for start in range(0, total, 1000):
 filled = time.perf_counter() - started
 names = []
 for n in range(annotators):
-    user, _ = user_create(actor=actor, username=f"ann{n}", password="a long bench password 1")
+    user, _ = user_create(actor=None, username=f"ann{n}", password="a long bench password 1")
     Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
     names.append(user.username)
 started = time.perf_counter()
