@@ -92,10 +92,18 @@ class Client:
         all_headers = {**self.headers, **headers}
         if data is not None:
             all_headers["Content-Type"] = "application/json"
-        started = time.perf_counter()
-        self.conn.request(method, f"/api/v1{path}", body=data, headers=all_headers)
-        response = self.conn.getresponse()
-        payload = response.read()
+        for attempt in range(2):
+            started = time.perf_counter()
+            try:
+                self.conn.request(method, f"/api/v1{path}", body=data, headers=all_headers)
+                response = self.conn.getresponse()
+                payload = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # gunicorn closes a kept-alive connection after 2 s idle; a browser reconnects
+                self.conn.close()
+                if attempt:
+                    raise
         elapsed = (time.perf_counter() - started) * 1000
         if response.status >= 400:
             raise SystemExit(f"{method} {path}: {response.status} {payload[:300]!r}")
