@@ -44,7 +44,14 @@ export async function call<T>(
     throw new ApiError({ status: 0, code: "offline", detail: "The server cannot be reached." });
   }
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // A proxy's HTML error page, say: report the status, never leave the caller hanging.
+    throw new ApiError({ status: response.status, code: "http_error",
+                         detail: `The server answered ${response.status} ${response.statusText}.` });
+  }
   if (!response.ok) {
     throw new ApiError(
       data && typeof data === "object" && "code" in data

@@ -20,6 +20,8 @@ interface Boot {
   note: string | null;
   can_edit: boolean;
   can_submit: boolean;
+  can_escalate: boolean;
+  is_assignee: boolean;
   read_only_reason: string;
   predictions: (Shape & { score?: number; model?: string })[];
 }
@@ -84,7 +86,7 @@ class Editor {
     this.setStatus(this.boot.can_edit ? "saved" : "readonly");
     document.addEventListener("keydown", (e) => this.key(e));
     window.addEventListener("beforeunload", (e) => {
-      if (this.status === "unsaved" || this.status === "saving") e.preventDefault();
+      if (["unsaved", "saving", "conflict", "error"].includes(this.status)) e.preventDefault();
     });
     this.root.dataset.ready = "true";
     this.refresh();
@@ -119,7 +121,7 @@ class Editor {
         btn("save", "Save", "Save now (Ctrl+S)", () => void this.save(), !b.can_edit),
         btn("submit", "Submit", "Hand the task in (Enter)", () => void this.submit(), !b.can_submit),
         btn("next", "Next task", "Next task (N)", () => void this.next()),
-        btn("escalateOpen", "Escalate…", "Escalate with a reason", () => this.openEscalate()),
+        btn("escalateOpen", "Escalate…", "Escalate with a reason", () => this.openEscalate(), !b.can_escalate),
         btn("helpOpen", "?", "Keyboard shortcuts (?)", () => (this.el.help as HTMLDialogElement).showModal()),
       ),
       b.can_edit ? null : h("p", { class: "readonly-note" }, b.read_only_reason),
@@ -172,6 +174,8 @@ class Editor {
   private refresh(): void {
     this.canvas.show(this.shapes, this.selected, this.boot.labels, this.suggestions.filter(isDrawn));
     (this.root.querySelector("[data-testid=state]") as HTMLElement).textContent = `${this.state} · v${this.version}`;
+    (this.el.submit as HTMLButtonElement).disabled = !this.boot.can_submit;
+    (this.el.escalateOpen as HTMLButtonElement).disabled = !this.boot.can_escalate;
     this.renderTools();
     this.renderLabels();
     this.renderTags();
@@ -429,7 +433,11 @@ class Editor {
       const { data } = await call<Saved>("PUT", `/tasks/${this.boot.task.id}/annotation`,
         { shapes: this.shapes }, { "If-Match": String(this.version) });
       this.version = data.version;
-      if (data.state) this.state = data.state;
+      if (data.state) {
+        this.state = data.state;
+        // Saving rework takes a rejected task back to work: it may be handed in again.
+        this.boot.can_submit = this.boot.is_assignee && data.state === "assigned";
+      }
       const dirty = JSON.stringify(this.shapes) !== sent;
       this.setStatus(dirty ? "unsaved" : "saved");
       if (dirty) this.timer = window.setTimeout(() => void this.save(), AUTOSAVE_MS);
@@ -511,6 +519,7 @@ class Editor {
   }
 
   private async escalate(reason: string): Promise<boolean> {
+    if (this.boot.can_edit && !(await this.save())) return false; // frozen once escalated
     try {
       await call("POST", `/tasks/${this.boot.task.id}/escalate`, { reason });
     } catch (e) {
@@ -520,8 +529,13 @@ class Editor {
     }
     this.state = "escalated";
     this.boot.can_submit = false;
-    (this.el.submit as HTMLButtonElement).disabled = true;
-    this.say("Escalated: an owner or reviewer will resolve it. You may go on drawing meanwhile.");
+    this.boot.can_escalate = false;
+    if (this.boot.is_assignee) {
+      this.boot.can_edit = false;
+      this.canvas.setReadOnly(true);
+      this.setStatus("readonly");
+    }
+    this.say("Escalated: the task waits for an owner or reviewer to decide.");
     this.refresh();
     return true;
   }
@@ -534,6 +548,8 @@ class Editor {
     const k = e.key.toLowerCase();
     if (ctrl && k === "s") { e.preventDefault(); void this.save(); return; }
     if (typing) return;
+    // Enter and Space on a focused button press that button, nothing more.
+    if ((e.key === "Enter" || e.key === " ") && (e.target as HTMLElement).closest("button, a")) return;
     if (ctrl && k === "z") { e.preventDefault(); this.undo(e.shiftKey); return; }
     if (ctrl && k === "y") { e.preventDefault(); this.undo(true); return; }
     if (ctrl || e.altKey) return;

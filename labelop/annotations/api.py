@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpResponse
 from ninja import Header, Router, Status
+from pydantic import StringConstraints
 
 from labelop.annotations import schemas, selectors, services
 from labelop.annotations.labels import REDACTION_METHODS, LabelSchemaIn
@@ -15,6 +17,8 @@ from labelop.permissions import Action
 from labelop.projects.selectors import project_get
 
 router = Router(tags=["labeling"])
+# Filter text: printable, bounded (PostgreSQL refuses NUL; nobody types a control character).
+Filter = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class PreconditionRequired(DomainError):
@@ -47,8 +51,8 @@ def labels_put(request: ApiRequest, project_id: int, body: LabelSchemaIn) -> dic
             operation_id="labeling_task_list",
             summary="Tasks the caller may see (annotators: their own), filtered, by cursor")
 def task_list(request: ApiRequest, project_id: int, state: TaskState | None = None,
-              assignee: str | None = None, label: str | None = None, q: str | None = None,
-              cursor: str | None = None, limit: int = 50) -> dict:
+              assignee: Filter | None = None, label: Filter | None = None,
+              q: Filter | None = None, cursor: str | None = None, limit: int = 50) -> dict:
     project = project_get(actor=request.auth, project_id=project_id)
     page = selectors.task_list(actor=request.auth, project=project, state=state,
                                assignee=assignee, label=label, q=q, cursor=cursor, limit=limit)
@@ -156,7 +160,12 @@ def task_submit(request: ApiRequest, task_id: int, body: schemas.SubmitIn) -> di
              summary="Escalate a task with a reason; it cannot be submitted until resolved")
 def task_escalate(request: ApiRequest, task_id: int, body: schemas.EscalateIn) -> Status:
     escalation = services.task_escalate(actor=request.auth, task_id=task_id, reason=body.reason)
-    return Status(201, {"id": escalation.pk, "task": escalation.task_id,
-                        "reason": escalation.reason,
-                        "previous_state": escalation.previous_state,
-                        "created_at": escalation.created_at})
+    return Status(201, schemas.EscalationOut.of(escalation))
+
+
+@router.post("/escalations/{escalation_id}/resolve", response=schemas.EscalationOut,
+             operation_id="labeling_escalation_resolve",
+             summary="Decide an escalation (owners, reviewers); the task returns to its state")
+def escalation_resolve(request: ApiRequest, escalation_id: int, body: schemas.ResolveIn) -> dict:
+    return schemas.EscalationOut.of(services.escalation_resolve(
+        actor=request.auth, escalation_id=escalation_id, resolution=body.resolution))

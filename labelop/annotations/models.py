@@ -37,7 +37,10 @@ class Task(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "state", "id"]),
+        # Every list walks tasks by id within a project (keyset pagination): each filter has
+        # an index ending in id, so a page is a range scan at any depth.
+        indexes = [models.Index(fields=["project", "id"], name="task_project_id"),
+                   models.Index(fields=["project", "state", "id"]),
                    models.Index(fields=["assignee", "project", "id"]),
                    models.Index(fields=["assignee", "project", "state", "id"],
                                 name="task_queue")]

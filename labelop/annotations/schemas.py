@@ -7,7 +7,7 @@ from ninja import Schema
 from pydantic import Field, StringConstraints, model_validator
 
 from labelop.annotations.labels import LabelKind
-from labelop.annotations.models import Task, TaskState
+from labelop.annotations.models import Escalation, Task, TaskState
 from labelop.annotations.services import MAX_ASSIGN
 from labelop.annotations.shapes import Shape
 from labelop.core.schemas import Id, In, Username
@@ -161,5 +161,22 @@ class EscalationOut(Schema):
     id: int
     task: int
     reason: str
+    raised_by: str | None
     previous_state: TaskState
     created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: str
+
+    @staticmethod
+    def of(e: Escalation) -> dict[str, Any]:
+        return {"id": e.pk, "task": e.task_id, "reason": e.reason,
+                "raised_by": e.raised_by.username if e.raised_by else None,
+                "previous_state": e.previous_state, "created_at": e.created_at,
+                "resolved_at": e.resolved_at,
+                "resolved_by": e.resolved_by.username if e.resolved_by else None,
+                "resolution": e.resolution}
+
+
+class ResolveIn(In):
+    resolution: Reason

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
+from labelop.accounts.models import User
 from labelop.annotations import shapes as shape_rules
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
 from labelop.core.errors import NotFound
 from labelop.core.pagination import Page, paginate
 from labelop.permissions import Action, Actor, require, scope
 from labelop.projects.models import Project
+
+HISTORY_MAX = 50  # revisions per page: each is a whole annotation
 
 
 def task_list(*, actor: Actor, project: Project, state: str | None = None,
@@ -23,7 +26,9 @@ def task_list(*, actor: Actor, project: Project, state: str | None = None,
     if assignee == "":  # ?assignee= with no name: the unassigned tasks
         qs = qs.filter(assignee=None)
     elif assignee:
-        qs = qs.filter(assignee__username=assignee)
+        # By id, not through a join on the username: the (assignee, project, ...) indexes serve.
+        user_id = User.objects.filter(username=assignee).values_list("pk", flat=True).first()
+        qs = qs.filter(assignee_id=user_id) if user_id else qs.none()
     if label:
         qs = qs.filter(pk__in=project_label_tasks(project, label))
     if q:
@@ -37,8 +42,15 @@ def project_label_tasks(project: Project, label: str) -> QuerySet:
     return TaskLabel.objects.filter(project=project, label=label).values("task_id")
 
 
+# What a task's wire format reads (TaskOut) and the policy needs: the hot path of the editor
+# and of API clients fetches these columns only.
+TASK_COLUMNS = ("id", "project_id", "asset_id", "state", "assignee_id", "version", "shape_count",
+                "created_at", "updated_at", "asset__id", "asset__original_name", "asset__width",
+                "asset__height", "asset__orientation", "assignee__id", "assignee__username")
+
+
 def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    task = (Task.objects.select_related("asset", "assignee", "project")
+    task = (Task.objects.select_related("asset", "assignee").only(*TASK_COLUMNS)
             .filter(pk=task_id).first())
     if task is None:
         raise NotFound("Not found.")
@@ -61,16 +73,28 @@ def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Ta
 
 
 def annotation_get(*, actor: Actor, task_id: int) -> tuple[Task, Annotation | None]:
-    task = task_get(actor=actor, task_id=task_id)
-    return task, Annotation.objects.filter(task=task).select_related("updated_by").first()
+    """The task and its annotation read together: the version and the shapes always match."""
+    task = (Task.objects.select_related("asset", "assignee", "annotation",
+                                        "annotation__updated_by")
+            .only(*TASK_COLUMNS, "annotation__task_id", "annotation__shapes",
+                  "annotation__updated_at", "annotation__updated_by__id",
+                  "annotation__updated_by__username")
+            .filter(pk=task_id).first())
+    if task is None:
+        raise NotFound("Not found.")
+    require(actor, Action.TASK_VIEW, task)
+    try:
+        return task, task.annotation
+    except Annotation.DoesNotExist:
+        return task, None
 
 
 def history(*, actor: Actor, task_id: int, cursor: str | None = None, limit: int = 50
             ) -> tuple[Page[AnnotationRevision], list[dict]]:
     """Revisions newest first, each with the diff from the revision before it."""
     task = task_get(actor=actor, task_id=task_id)
-    page = paginate(AnnotationRevision.objects.filter(task=task), cursor=cursor, limit=limit,
-                    key="version", descending=True)
+    page = paginate(AnnotationRevision.objects.filter(task=task), cursor=cursor,
+                    limit=min(limit, HISTORY_MAX), key="version", descending=True)
     oldest = page.items[-1].version if page.items else 0
     previous = (AnnotationRevision.objects.filter(task=task, version__lt=oldest)
                 .order_by("-version").values_list("shapes", flat=True).first()) or []

@@ -23,7 +23,7 @@ from labelop.annotations.models import (
     TaskLabel,
     TaskState,
 )
-from labelop.annotations.states import Event, after, allows
+from labelop.annotations.states import Event, after, allows, resolved
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid, NotFound
@@ -73,11 +73,12 @@ def labels_update(*, actor: Actor, project: Project, labels: list[LabelIn]) -> P
               for label in project.labels}
     after_ = {label.name: label.model_dump() for label in labels}
     removed = [n for n in before if n not in after_]
-    rekinded = [n for n in before if n in after_ and after_[n]["kind"] != before[n]["kind"]]
-    for name in removed + rekinded:
+    narrowed = [n for n in before if n in after_ and _narrows(before[n], after_[n])]
+    for name in removed + narrowed:
         used = shapes_using(project, name)
         if used:
-            verb = "removed" if name in removed else "given another kind"
+            verb = ("removed" if name in removed else
+                    "given another kind, or lose attributes or choices its shapes may use")
             raise Conflict(f"Label {name!r} is used by {used} shape(s) and cannot be {verb}; "
                            "change those shapes first.", code="label_in_use", label=name,
                            shapes=used)
@@ -92,6 +93,19 @@ def labels_update(*, actor: Actor, project: Project, labels: list[LabelIn]) -> P
            details={"added": added, "removed": removed, "changed": changed,
                     "labels": len(after_)})
     return project
+
+
+def _narrows(before: dict, after: dict) -> bool:
+    """Whether shapes valid under `before` may be invalid under `after`."""
+    if before["kind"] != after["kind"]:
+        return True
+    new = {a["name"]: a for a in after["attributes"]}
+    for attr in before["attributes"]:
+        now = new.get(attr["name"])
+        if now is None or now["type"] != attr["type"] or not set(attr["options"]) <= set(
+                now["options"]):
+            return True
+    return False
 
 
 # -- assignment --------------------------------------------------------------------------
@@ -173,11 +187,24 @@ def tasks_assign(*, actor: Actor, project: Project, annotators: list[str],
                 raise Conflict("Tasks changed while assigning them; try again.",
                                code="assign_race")
     for user, ids in given.items():
+        taken_from = {pk: who for pk, who in moved_from.items() if pk in set(ids)
+                      and who != user.pk}
         record(actor=actor, action=AuditAction.TASK_ASSIGNED, project=project,
                target=f"user:{user.username}",
                details={"tasks": id_ranges(ids), "count": len(ids),
-                        "reassigned": sum(1 for i in ids if i in moved_from)})
+                        "from": _holders(taken_from)})
     return {user.username: ids for user, ids in given.items()}
+
+
+def _holders(assignee_of: dict[int, int | None]) -> dict[str, str]:
+    """Who held which tasks before a move, for the audit event: {username: "1-3,7"}."""
+    names = dict(User.objects.filter(pk__in={v for v in assignee_of.values() if v})
+                 .values_list("pk", "username"))
+    held: dict[str, list[int]] = defaultdict(list)
+    for task_id, user_id in assignee_of.items():
+        if user_id:
+            held[names.get(user_id, f"user {user_id}")].append(task_id)
+    return {name: id_ranges(ids) for name, ids in sorted(held.items())}
 
 
 @transaction.atomic
@@ -190,7 +217,9 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
         Task.objects.filter(pk__in=chunk).update(assignee=None, state=TaskState.NEW,
                                                  updated_at=timezone.now())
     record(actor=actor, action=AuditAction.TASK_UNASSIGNED, project=project,
-           target=f"project:{project.pk}", details={"tasks": id_ranges(ids), "count": len(ids)})
+           target=f"project:{project.pk}",
+           details={"tasks": id_ranges(ids), "count": len(ids),
+                    "from": _holders({t.pk: t.assignee_id for t in tasks})})
     return len(ids)
 
 
@@ -295,13 +324,18 @@ def _require_attributes(task: Task, shapes: list[dict]) -> None:
                       code="required_attributes", missing=missing[:100])
 
 
+def escalate_event(actor: Actor, task: Task) -> Event:
+    """The annotator escalates work still theirs to change; a reviewer also during review."""
+    return Event.ESCALATE if task.assignee_id == actor.user.pk else Event.ESCALATE_AS_REVIEWER
+
+
 @transaction.atomic
 def task_escalate(*, actor: Actor, task_id: int, reason: str) -> Escalation:
     """Flag a task nobody should label alone; it cannot be submitted until resolved."""
     task = _task_for_update(task_id)
     require(actor, Action.TASK_ESCALATE, task)
     previous = task.state
-    task.state = after(task.state, Event.ESCALATE)
+    task.state = after(task.state, escalate_event(actor, task))
     task.updated_at = timezone.now()
     task.save(update_fields=["state", "updated_at"])
     escalation = Escalation.objects.create(task=task, project_id=task.project_id, reason=reason,
@@ -309,4 +343,27 @@ def task_escalate(*, actor: Actor, task_id: int, reason: str) -> Escalation:
     record(actor=actor, action=AuditAction.TASK_ESCALATED, project=task.project,
            target=f"task:{task.pk}", details={"escalation": escalation.pk, "reason": reason,
                                               "previous_state": previous})
+    return escalation
+
+
+@transaction.atomic
+def escalation_resolve(*, actor: Actor, escalation_id: int, resolution: str) -> Escalation:
+    """Decide an escalation; the task goes back to the state it was escalated from."""
+    escalation = (Escalation.objects.select_for_update().filter(pk=escalation_id).first())
+    if escalation is None:
+        raise NotFound("Not found.")
+    task = _task_for_update(escalation.task_id)
+    require(actor, Action.TASK_VIEW, task)  # hidden tasks stay hidden: 404 before 403
+    require(actor, Action.ESCALATION_RESOLVE, task)
+    if escalation.resolved_at is not None:
+        raise Conflict("This escalation was already resolved.", code="already_resolved")
+    task.state = resolved(task.state, escalation.previous_state)
+    task.updated_at = timezone.now()
+    task.save(update_fields=["state", "updated_at"])
+    escalation.resolved_at, escalation.resolved_by = task.updated_at, actor.user
+    escalation.resolution = resolution
+    escalation.save(update_fields=["resolved_at", "resolved_by", "resolution"])
+    record(actor=actor, action=AuditAction.ESCALATION_RESOLVED, project=task.project,
+           target=f"task:{task.pk}", details={"escalation": escalation.pk,
+                                              "resolution": resolution, "state": task.state})
     return escalation

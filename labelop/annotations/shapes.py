@@ -17,7 +17,9 @@ Coord = Annotated[float, Field(allow_inf_nan=False)]
 Point = tuple[Coord, Coord]
 ShapeId = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                            pattern=r"^[A-Za-z0-9_.:-]+$")]
-AttrValue = Annotated[str, StringConstraints(max_length=1000)] | Coord | bool
+AttrValue = Annotated[str, StringConstraints(max_length=1000,
+                                             pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+                      ] | Coord | bool
 MAX_POINTS = 10_000
 
 

@@ -5,6 +5,9 @@
               rework    |    escalate       reject
                         |        v          v
                      rejected  escalated  rejected
+
+An escalated task is frozen for its annotator until an owner or reviewer resolves it; it then
+returns to the state it was escalated from (`resolved()`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ class Event(StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
     REWORK = "rework"  # a save on a rejected task takes it back to work
-    ESCALATE = "escalate"
+    ESCALATE = "escalate"  # by the person doing the work, while it is theirs to change
+    ESCALATE_AS_REVIEWER = "escalate_as_reviewer"  # by an owner or reviewer, also in review
+    RESOLVE = "resolve"
 
 
 # (state, event) -> next state. Anything absent is refused.
@@ -38,15 +43,15 @@ TRANSITIONS: dict[tuple[TaskState, Event], TaskState] = {
     (ESCALATED, Event.REASSIGN): ESCALATED,
     (ASSIGNED, Event.UNASSIGN): NEW,
     (ASSIGNED, Event.EDIT): ASSIGNED,
-    (ESCALATED, Event.EDIT): ESCALATED,
     (REJECTED, Event.REWORK): ASSIGNED,
     **{(s, Event.CORRECT): s for s in (NEW, ASSIGNED, SUBMITTED, REJECTED, ESCALATED)},
     (ASSIGNED, Event.SUBMIT): SUBMITTED,
     (SUBMITTED, Event.ACCEPT): ACCEPTED,
     (SUBMITTED, Event.REJECT): REJECTED,
     (ASSIGNED, Event.ESCALATE): ESCALATED,
-    (SUBMITTED, Event.ESCALATE): ESCALATED,
     (REJECTED, Event.ESCALATE): ESCALATED,
+    **{(s, Event.ESCALATE_AS_REVIEWER): ESCALATED for s in (ASSIGNED, SUBMITTED, REJECTED)},
+    (ESCALATED, Event.RESOLVE): ESCALATED,  # placeholder: resolved() gives the real one
 }
 
 _WHY = {
@@ -57,6 +62,8 @@ _WHY = {
     (ESCALATED, Event.SUBMIT): "it is escalated; an owner or reviewer must resolve that first",
     (SUBMITTED, Event.SUBMIT): "it is already submitted",
     (REJECTED, Event.SUBMIT): "it was rejected; save the rework before submitting again",
+    (ESCALATED, Event.EDIT): "it is escalated and waits for an owner or reviewer",
+    (SUBMITTED, Event.ESCALATE): "it is submitted; a reviewer may escalate it during review",
 }
 
 
@@ -73,3 +80,9 @@ def after(state: str, event: Event) -> TaskState:
 
 def allows(state: str, event: Event) -> bool:
     return (TaskState(state), event) in TRANSITIONS
+
+
+def resolved(state: str, previous: str) -> TaskState:
+    """Where resolving an escalation takes the task: back to where it was escalated from."""
+    after(state, Event.RESOLVE)
+    return TaskState(previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,8 @@ from labelop.projects.models import Membership
 from labelop.projects.selectors import project_get
 
 _STATES = {s.value for s in TaskState}
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, below 2**63
+_FILTER_TEXT = re.compile(r"[^\x00-\x1f\x7f]{0,200}")  # what a filter box may hold
 
 
 def _read_only_reason(state: str, can_edit_role: bool) -> str:
@@ -28,6 +31,7 @@ def _read_only_reason(state: str, can_edit_role: bool) -> str:
     return {
         TaskState.SUBMITTED: "Submitted: the task waits for review and is locked.",
         TaskState.ACCEPTED: "Accepted: the task is final.",
+        TaskState.ESCALATED: "Escalated: the task waits for an owner or reviewer to decide.",
     }.get(TaskState(state), "This task cannot be changed in its state.")
 
 
@@ -47,6 +51,9 @@ class EditorView(PageView):
             "can_submit": (can(self.actor, Action.TASK_SUBMIT, task)
                            and allows(task.state, Event.SUBMIT)),
             "read_only_reason": "" if can_edit else _read_only_reason(task.state, may_edit),
+            "is_assignee": task.assignee_id == self.actor.user.pk,
+            "can_escalate": (can(self.actor, Action.TASK_ESCALATE, task)
+                             and allows(task.state, services.escalate_event(self.actor, task))),
             "predictions": [],  # model suggestions arrive with the local models
         }
         return render(request, "annotations/editor.html", {"task": task, "boot": boot})
@@ -92,6 +99,7 @@ class TaskTableView(PageView):
         project = project_get(actor=self.actor, project_id=project_id,
                               action=Action.TASK_PROGRESS_VIEW)
         filters = {k: request.GET.get(k, "") for k in ("state", "assignee", "label", "q")}
+        filters = {k: v if _FILTER_TEXT.fullmatch(v) else "" for k, v in filters.items()}
         page = selectors.task_list(
             actor=self.actor, project=project,
             state=filters["state"] if filters["state"] in _STATES else None,
@@ -111,7 +119,7 @@ class TaskTableView(PageView):
 
     def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project = project_get(actor=self.actor, project_id=project_id)
-        ids = [int(i) for i in request.POST.getlist("task") if i.isdigit()]
+        ids = [int(i) for i in request.POST.getlist("task") if _ID.fullmatch(i)]
         what = request.POST.get("do")
         if what == "unassign":
             if not ids:
@@ -124,7 +132,7 @@ class TaskTableView(PageView):
                 raise Invalid("Choose who gets the tasks.")
             count = request.POST.get("count", "")
             if what == "assign-count":
-                if not count.isdigit() or not 1 <= int(count) <= services.MAX_ASSIGN:
+                if not _ID.fullmatch(count) or not 1 <= int(count) <= services.MAX_ASSIGN:
                     raise Invalid(f"Give a number of tasks from 1 to {services.MAX_ASSIGN}.")
                 given = services.tasks_assign(actor=self.actor, project=project,
                                               annotators=people, count=int(count))

@@ -30,3 +30,4 @@ class AuditAction(StrEnum):
     ANNOTATION_SAVED = "annotation.saved"
     TASK_SUBMITTED = "task.submitted"
     TASK_ESCALATED = "task.escalated"
+    ESCALATION_RESOLVED = "escalation.resolved"

@@ -33,6 +33,7 @@ class Action(StrEnum):
     ANNOTATION_EDIT = "annotation.edit"
     TASK_SUBMIT = "task.submit"
     TASK_ESCALATE = "task.escalate"
+    ESCALATION_RESOLVE = "escalation.resolve"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

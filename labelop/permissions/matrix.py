@@ -33,6 +33,7 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.ANNOTATION_EDIT: ALL_ROLES,
     Action.TASK_SUBMIT: ALL_ROLES,
     Action.TASK_ESCALATE: ALL_ROLES,
+    Action.ESCALATION_RESOLVE: frozenset({OWNER, REVIEWER}),
 }
 
 # Roles that reach only the objects assigned to them for an action (annotators see the

@@ -100,6 +100,7 @@ def _problems(response) -> list[str]:
     ({**BOX, "attributes": {"colour": "red"}}, "unknown_attribute"),
     ({**BOX, "attributes": {"occluded": "yes"}}, "invalid_attribute"),
     ({**BOX, "attributes": {"make": "bmw"}}, "invalid_attribute"),
+    ({**BOX, "attributes": {"plate": "AB\u0000"}}, "invalid_request"),
     ({"id": "r", "type": "redaction", "method": "blur"}, "redaction_shape"),
     ({"id": "r", "type": "redaction", "x": 1, "y": 1, "w": 2, "h": 2,
       "points": [[0, 0], [1, 0], [0, 1]]}, "redaction_shape"),
@@ -198,6 +199,8 @@ def test_history_lists_every_save_with_its_diff(labeled: World) -> None:
     assert page2["items"][0]["added"] == [BOX]  # the diff across the page boundary
     assert page2["next"] is None
     assert api_for(labeled.users["outsider"]).get(f"/tasks/{task.pk}/history").status_code == 404
+    capped = annotator.get(f"/tasks/{task.pk}/history?limit=500").json()  # at most 50 a page
+    assert len(capped["items"]) == 3
 
 
 def test_a_saved_rejected_task_goes_back_to_work(labeled: World) -> None:

@@ -82,3 +82,24 @@ def test_a_label_in_use_cannot_be_removed_or_change_kind(labeled: World) -> None
     # Once the shapes are gone, so may the label be.
     save(annotator, task.pk, [], 1)
     assert _put(labeled, []).status_code == 200
+
+
+def test_attributes_and_choices_in_use_are_kept(labeled: World) -> None:
+    shape = {"type": "bbox", "label": "car", "x": 1, "y": 1, "w": 5, "h": 5,
+             "attributes": {"make": "vw"}}
+    assert save(api_for(labeled.users["annotator"]), labeled.tasks[0].pk, [shape], 0
+                ).status_code == 200
+    car = LABELS[0]
+    fewer_choices = {**car, "attributes": [
+        {**a, "options": ["fiat"]} if a["name"] == "make" else a for a in car["attributes"]]}
+    no_plate = {**car, "attributes": [a for a in car["attributes"] if a["name"] != "plate"]}
+    retyped = {**car, "attributes": [
+        {"name": "occluded", "type": "text"} if a["name"] == "occluded" else a
+        for a in car["attributes"]]}
+    for changed in (fewer_choices, no_plate, retyped):
+        response = _put(labeled, [changed, *LABELS[1:]])
+        assert response.status_code == 409, changed
+        assert response.json()["code"] == "label_in_use"
+    more = {**car, "attributes": [*car["attributes"], {"name": "colour", "type": "text"}]}
+    assert _put(labeled, [more, *LABELS[1:]]).status_code == 200  # widening is free
+

@@ -51,6 +51,8 @@ def test_filters(labeled: World) -> None:
     assert _ids(owner.get(f"/projects/{p}/tasks?label=road").json()) == []
     assert _ids(owner.get(f"/projects/{p}/tasks?q=000002").json()) == [labeled.tasks[2].pk]
     assert owner.get(f"/projects/{p}/tasks?state=lost").status_code == 422
+    assert owner.get(f"/projects/{p}/tasks?q=a%00b").status_code == 422
+    assert owner.get(f"/projects/{p}/tasks?label={'x' * 201}").status_code == 422
     assert owner.get(f"/projects/{p}/tasks?cursor=garbage").status_code == 400
 
 
@@ -80,7 +82,7 @@ def test_assign_by_ids_and_reassign(labeled: World) -> None:
     event = AuditEvent.objects.filter(action="task.assigned").get()
     assert event.target == "user:target"
     assert json.loads(event.details) == {
-        "tasks": f"{ids[0]}-{ids[-1]}", "count": 3, "reassigned": 1}
+        "tasks": f"{ids[0]}-{ids[-1]}", "count": 3, "from": {"annotator": str(ids[0])}}
 
 
 def test_assign_by_count_deals_in_turn(labeled: World) -> None:
@@ -133,6 +135,8 @@ def test_unassign(labeled: World) -> None:
     assert response.json() == {"unassigned": 1}
     task = Task.objects.get(pk=labeled.tasks[0].pk)
     assert (task.state, task.assignee_id) == ("new", None)
+    event = AuditEvent.objects.filter(action="task.unassigned").get()
+    assert json.loads(event.details)["from"] == {"annotator": str(task.pk)}  # whose access ended
     refused = owner.post(f"/projects/{p}/tasks/unassign", {"task_ids": [labeled.tasks[1].pk]})
     assert refused.status_code == 409
     assert refused.json()["code"] == "illegal_transition"
@@ -188,14 +192,18 @@ def test_required_attributes_are_needed_to_submit(labeled: World) -> None:
     assert response.json()["missing"] == [{"id": "b9", "attribute": "plate"}]
 
 
-def test_escalation_blocks_submission(labeled: World) -> None:
+def test_escalation_freezes_the_task_until_resolved(labeled: World) -> None:
     task = labeled.tasks[0]
     annotator = api_for(labeled.users["annotator"])
+    save(annotator, task.pk, [BOX], 0)
     response = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "possible consent issue"})
     assert response.status_code == 201, response.content
     assert response.json()["previous_state"] == "assigned"
-    assert Escalation.objects.get().reason == "possible consent issue"
-    assert save(annotator, task.pk, [BOX], 0).status_code == 200  # work may go on
+    escalation = Escalation.objects.get()
+    assert escalation.reason == "possible consent issue"
+    frozen = save(annotator, task.pk, [], 1)
+    assert frozen.status_code == 409
+    assert "waits for an owner or reviewer" in frozen.json()["detail"]
     refused = annotator.post(f"/tasks/{task.pk}/submit", {})
     assert refused.status_code == 409
     assert "escalated" in refused.json()["detail"]
@@ -203,6 +211,36 @@ def test_escalation_blocks_submission(labeled: World) -> None:
     assert annotator.post(f"/tasks/{task.pk}/escalate", {"reason": " "}).status_code == 422
     event = AuditEvent.objects.filter(action="task.escalated").get()
     assert json.loads(event.details)["reason"] == "possible consent issue"
+
+    # The annotator cannot resolve it; a reviewer can, and the task is back where it was.
+    path = f"/escalations/{escalation.pk}/resolve"
+    assert annotator.post(path, {"resolution": "fine"}).status_code == 403
+    assert api_for(labeled.users["target"]).post(path, {"resolution": "x"}).status_code == 404
+    reviewer = api_for(labeled.users["reviewer"])
+    done = reviewer.post(path, {"resolution": "consent form found"})
+    assert done.status_code == 200, done.content
+    assert done.json()["resolved_by"] == "reviewer"
+    assert Task.objects.get(pk=task.pk).state == TaskState.ASSIGNED
+    assert reviewer.post(path, {"resolution": "again"}).json()["code"] == "already_resolved"
+    resolved = AuditEvent.objects.filter(action="escalation.resolved").get()
+    assert json.loads(resolved.details)["state"] == "assigned"
+    assert save(annotator, task.pk, [], 1).status_code == 200
+
+
+def test_submitted_work_is_escalated_only_by_reviewers(labeled: World) -> None:
+    task = labeled.tasks[0]
+    annotator = api_for(labeled.users["annotator"])
+    annotator.post(f"/tasks/{task.pk}/submit", {})
+    refused = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "let me change it"})
+    assert refused.status_code == 409  # else escalating would reopen submitted work
+    assert "during review" in refused.json()["detail"]
+    response = api_for(labeled.users["reviewer"]).post(f"/tasks/{task.pk}/escalate",
+                                                       {"reason": "unclear redaction"})
+    assert response.json()["previous_state"] == "submitted"
+    assert save(annotator, task.pk, [BOX], 0).status_code == 409  # still frozen for them
+    api_for(labeled.users["owner"]).post(
+        f"/escalations/{response.json()['id']}/resolve", {"resolution": "ok"})
+    assert Task.objects.get(pk=task.pk).state == TaskState.SUBMITTED
 
 
 def test_progress_per_assignee(labeled: World) -> None:

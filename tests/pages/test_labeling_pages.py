@@ -75,6 +75,12 @@ def test_owner_assigns_from_the_task_table(labeled: World) -> None:
     refused = owner.post(url, {"do": "assign", "annotator": ["target"]},
                          follow=True).content.decode()
     assert "Tick the tasks to assign first." in refused
+    for odd in ("\u00b2", "9" * 30, "-1", ""):  # superscript two, overflow, sign, nothing
+        page = owner.post(url, {"do": "assign", "annotator": ["target"], "task": [odd]})
+        assert page.status_code == 302, odd
+        counted = owner.post(url, {"do": "assign-count", "annotator": ["target"], "count": odd})
+        assert counted.status_code == 302, odd
+    assert owner.get(f"{url}?q=a%00b").status_code == 200  # a NUL in a filter is ignored
 
     back = owner.post(url, {"do": "unassign", "task": [str(labeled.tasks[1].pk)]},
                       follow=True).content.decode()

@@ -69,6 +69,16 @@ def _t(w: World) -> int:
     return w.asset.task.pk  # assigned to the annotator
 
 
+def _escalated(w: World) -> int:
+    """Escalate the world's task (as its annotator did) and name the escalation."""
+    from labelop.annotations.models import Escalation, Task, TaskState
+
+    Task.objects.filter(pk=_t(w)).update(state=TaskState.ESCALATED)
+    return Escalation.objects.create(task_id=_t(w), project=w.project, reason="unclear",
+                                     raised_by=w.users["annotator"],
+                                     previous_state=TaskState.ASSIGNED).pk
+
+
 TOKEN_CASES = [  # the session-only actions, tried with an API token: always refused
     Case("accounts_token_create", "POST", lambda w: "/tokens", 201, Action.TOKEN_CREATE,
          body=lambda w: {"name": "minted by a token"}),
@@ -169,6 +179,8 @@ CASES = [
          Action.TASK_SUBMIT, body=lambda w: {}),
     Case("labeling_task_escalate", "POST", lambda w: f"/tasks/{_t(w)}/escalate", 201,
          Action.TASK_ESCALATE, body=lambda w: {"reason": "possible consent issue"}),
+    Case("labeling_escalation_resolve", "POST", lambda w: f"/escalations/{_escalated(w)}/resolve",
+         200, Action.ESCALATION_RESOLVE, body=lambda w: {"resolution": "consent on file"}),
 ]
 
 
