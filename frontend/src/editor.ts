@@ -24,6 +24,9 @@ interface Boot {
   is_assignee: boolean;
   read_only_reason: string;
   predictions: (Shape & { score?: number; model?: string })[];
+  escalation_reasons: string[];
+  last_review: { decision: string; comment: string; reviewer: string; at: string; version: number } | null;
+  review: { redaction_rules: string[] } | null;
 }
 
 interface Saved { version: number; shapes: Shape[]; updated_at: string | null; updated_by: string | null; state?: string }
@@ -125,11 +128,13 @@ class Editor {
         btn("helpOpen", "?", "Keyboard shortcuts (?)", () => (this.el.help as HTMLDialogElement).showModal()),
       ),
       b.can_edit ? null : h("p", { class: "readonly-note" }, b.read_only_reason),
+      this.reviewBanner(),
       this.el.message,
       this.el.conflict,
       h("div", { class: "editor-body" },
         h("div", { class: "stage-wrap" }, this.el.canvas, h("div", { class: "statusbar" }, this.el.pointer)),
         h("aside", { class: "panel" },
+          this.reviewPanel(),
           this.el.tools,
           h("h2", {}, "Labels"), this.el.labels,
           h("h2", {}, "Image tags"), this.el.tags,
@@ -153,20 +158,71 @@ class Editor {
   }
 
   private escalateDialog(): HTMLDialogElement {
-    const reason = h("textarea", { name: "reason", rows: 3, required: true, maxlength: 2000,
-                                   placeholder: "e.g. possible consent issue" });
+    const reasons = this.boot.escalation_reasons;
+    const reason = reasons.length
+      ? h("select", { name: "reason", required: true }, reasons.map((r) => h("option", { value: r }, r)))
+      : h("input", { name: "reason", required: true, maxlength: 2000 });
+    const note = h("textarea", { name: "note", rows: 3, maxlength: 2000,
+                                 placeholder: "What you saw, in your words" });
     const dialog = h("dialog", { class: "escalate" },
       h("form", { method: "dialog", onsubmit: (e: Event) => {
         e.preventDefault();
-        void this.escalate(reason.value).then((ok) => { if (ok) dialog.close(); });
+        void this.escalate(reason.value, note.value).then((ok) => { if (ok) dialog.close(); });
       } },
         h("h2", {}, "Escalate this task"),
-        h("p", {}, "Escalated tasks cannot be submitted until an owner or reviewer resolves them."),
+        h("p", {}, "Escalated tasks wait, frozen, until an owner or reviewer resolves them."),
         h("label", {}, "Reason", reason),
+        h("label", {}, "Note", note),
         h("div", { class: "row" },
           h("button", { type: "submit" }, "Escalate"),
           h("button", { type: "button", onclick: () => dialog.close() }, "Cancel"))));
     return dialog;
+  }
+
+  // -- review ----------------------------------------------------------------------------
+
+  /** The last decision on this task, when it sent the work back: what to fix. */
+  private reviewBanner(): HTMLElement | null {
+    const last = this.boot.last_review;
+    if (!last || last.decision !== "reject" || !["rejected", "assigned"].includes(this.state)) return null;
+    return h("section", { class: "review-comment", "data-testid": "review-comment" },
+      h("strong", {}, `Sent back by ${last.reviewer}: `), last.comment);
+  }
+
+  private reviewPanel(): HTMLElement | null {
+    const review = this.boot.review;
+    if (!review) return null;
+    const rules = review.redaction_rules.map((rule) =>
+      h("input", { type: "checkbox", "data-rule": rule, value: rule }));
+    const comment = h("textarea", { rows: 3, maxlength: 5000, "data-testid": "review-text",
+                                    placeholder: "What to fix (needed to send back)" });
+    const decide = (decision: "accept" | "reject") => void this.decide(
+      decision, comment.value, rules.filter((r) => r.checked).map((r) => r.value));
+    return h("section", { class: "review", "data-testid": "review-panel" },
+      h("h2", {}, "Review"),
+      rules.length ? h("p", {}, "Confirm each redaction rule holds on this image:") : null,
+      rules.map((box) => h("label", { class: "check" }, box, box.value)),
+      h("label", {}, "Comment", comment),
+      h("div", { class: "row" },
+        h("button", { type: "button", "data-action": "accept", onclick: () => decide("accept") }, "Accept"),
+        h("button", { type: "button", "data-action": "reject", onclick: () => decide("reject") }, "Send back")));
+  }
+
+  private async decide(decision: "accept" | "reject", comment: string, confirmations: string[]): Promise<void> {
+    if (this.boot.can_edit && !(await this.save())) return; // corrections first
+    try {
+      await call("POST", `/tasks/${this.boot.task.id}/review`,
+        { decision, comment, confirmations, version: this.version });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      const missing = (e.problem.missing as string[] | undefined) ?? [];
+      this.say([e.problem.detail, ...missing.map((m) => `Not confirmed: ${m}.`)].join(" "));
+      return;
+    }
+    const { data } = await call<{ items: { id: number }[] }>(
+      "GET", `/projects/${this.boot.task.project}/review-queue?limit=1`);
+    window.location.assign(data.items.length ? `/tasks/${data.items[0].id}`
+      : `/projects/${this.boot.task.project}/review?done=1`);
   }
 
   // -- rendering the panels -------------------------------------------------------------
@@ -518,10 +574,10 @@ class Editor {
     (this.el.escalate as HTMLDialogElement).showModal();
   }
 
-  private async escalate(reason: string): Promise<boolean> {
+  private async escalate(reason: string, note: string): Promise<boolean> {
     if (this.boot.can_edit && !(await this.save())) return false; // frozen once escalated
     try {
-      await call("POST", `/tasks/${this.boot.task.id}/escalate`, { reason });
+      await call("POST", `/tasks/${this.boot.task.id}/escalate`, { reason, note });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       this.say(e.problem.detail);

@@ -159,7 +159,8 @@ def task_submit(request: ApiRequest, task_id: int, body: schemas.SubmitIn) -> di
              operation_id="labeling_task_escalate",
              summary="Escalate a task with a reason; it cannot be submitted until resolved")
 def task_escalate(request: ApiRequest, task_id: int, body: schemas.EscalateIn) -> Status:
-    escalation = services.task_escalate(actor=request.auth, task_id=task_id, reason=body.reason)
+    escalation = services.task_escalate(actor=request.auth, task_id=task_id, reason=body.reason,
+                                        note=body.note)
     return Status(201, schemas.EscalationOut.of(escalation))
 
 

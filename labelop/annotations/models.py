@@ -35,6 +35,9 @@ class Task(models.Model):
     shape_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The assignee's first save and last hand-in: time per task in the quality view.
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # Every list walks tasks by id within a project (keyset pagination): each filter has
@@ -108,7 +111,8 @@ class Escalation(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="escalations")
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE,
                                 related_name="+")
-    reason = models.TextField(max_length=2000)
+    reason = models.TextField(max_length=2000)  # one of the project's escalation reasons
+    note = models.TextField(blank=True, max_length=2000)  # the person's own words
     raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                   on_delete=models.SET_NULL, related_name="+")
     previous_state = models.CharField(max_length=16, choices=STATE_CHOICES)

@@ -10,7 +10,7 @@ from labelop.annotations.labels import LabelKind
 from labelop.annotations.models import Escalation, Task, TaskState
 from labelop.annotations.services import MAX_ASSIGN
 from labelop.annotations.shapes import Shape
-from labelop.core.schemas import Id, In, Username
+from labelop.core.schemas import Id, In, Text, Username
 
 
 class AttributeOut(Schema):
@@ -154,13 +154,15 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 
 class EscalateIn(In):
-    reason: Reason
+    reason: Reason = Field(description="One of the project's escalation reasons")
+    note: Text = ""
 
 
 class EscalationOut(Schema):
     id: int
     task: int
     reason: str
+    note: str
     raised_by: str | None
     previous_state: TaskState
     created_at: datetime
@@ -170,7 +172,7 @@ class EscalationOut(Schema):
 
     @staticmethod
     def of(e: Escalation) -> dict[str, Any]:
-        return {"id": e.pk, "task": e.task_id, "reason": e.reason,
+        return {"id": e.pk, "task": e.task_id, "reason": e.reason, "note": e.note,
                 "raised_by": e.raised_by.username if e.raised_by else None,
                 "previous_state": e.previous_state, "created_at": e.created_at,
                 "resolved_at": e.resolved_at,

@@ -256,7 +256,8 @@ def annotation_save(*, actor: Actor, task_id: int, shapes: list, if_match: int) 
     """Save the task's shapes if nobody saved since version `if_match`; keep a revision."""
     task = _task_for_update(task_id)
     require(actor, Action.ANNOTATION_EDIT, task)
-    state = after(task.state, edit_event(actor, task))
+    event = edit_event(actor, task)
+    state = after(task.state, event)
     before, annotation = _current_shapes(task)
     if if_match != task.version:
         raise Conflict(f"Someone saved this annotation since version {if_match}; it is now at "
@@ -271,7 +272,9 @@ def annotation_save(*, actor: Actor, task_id: int, shapes: list, if_match: int) 
     task.shape_count = len(stored)
     task.state = state
     task.updated_at = now
-    task.save(update_fields=["version", "shape_count", "state", "updated_at"])
+    if event != Event.CORRECT and task.started_at is None:
+        task.started_at = now
+    task.save(update_fields=["version", "shape_count", "state", "updated_at", "started_at"])
     Annotation.objects.update_or_create(task=task, defaults={
         "shapes": stored, "updated_at": now, "updated_by": actor.user})
     AnnotationRevision.objects.create(task=task, version=task.version, shapes=stored,
@@ -304,8 +307,8 @@ def task_submit(*, actor: Actor, task_id: int, version: int | None = None) -> Ta
                        "review it before submitting.", code="version_conflict")
     shapes, _ = _current_shapes(task)
     _require_attributes(task, shapes)
-    task.updated_at = timezone.now()
-    task.save(update_fields=["state", "updated_at"])
+    task.updated_at = task.submitted_at = timezone.now()
+    task.save(update_fields=["state", "updated_at", "submitted_at"])
     record(actor=actor, action=AuditAction.TASK_SUBMITTED, project=task.project,
            target=f"task:{task.pk}", details={"version": task.version, "shapes": len(shapes)})
     return task
@@ -330,19 +333,24 @@ def escalate_event(actor: Actor, task: Task) -> Event:
 
 
 @transaction.atomic
-def task_escalate(*, actor: Actor, task_id: int, reason: str) -> Escalation:
+def task_escalate(*, actor: Actor, task_id: int, reason: str, note: str = "") -> Escalation:
     """Flag a task nobody should label alone; it cannot be submitted until resolved."""
     task = _task_for_update(task_id)
     require(actor, Action.TASK_ESCALATE, task)
+    reasons = task.project.escalation_reasons
+    if reasons and reason not in reasons:
+        raise Invalid(f"Give one of the project's reasons ({', '.join(reasons)}), and say more "
+                      "in the note.", code="unknown_reason", reasons=reasons)
     previous = task.state
     task.state = after(task.state, escalate_event(actor, task))
     task.updated_at = timezone.now()
     task.save(update_fields=["state", "updated_at"])
     escalation = Escalation.objects.create(task=task, project_id=task.project_id, reason=reason,
-                                           raised_by=actor.user, previous_state=previous)
+                                           note=note, raised_by=actor.user,
+                                           previous_state=previous)
     record(actor=actor, action=AuditAction.TASK_ESCALATED, project=task.project,
            target=f"task:{task.pk}", details={"escalation": escalation.pk, "reason": reason,
-                                              "previous_state": previous})
+                                              "note": note, "previous_state": previous})
     return escalation
 
 

@@ -12,13 +12,14 @@ from django.shortcuts import render
 
 from labelop.annotations import schemas, selectors, services
 from labelop.annotations.labels import REDACTION_METHODS
-from labelop.annotations.models import TaskState
+from labelop.annotations.models import Task, TaskState
 from labelop.annotations.states import Event, allows
 from labelop.core.errors import Invalid
 from labelop.core.pages import PageView
-from labelop.permissions import Action, can
+from labelop.permissions import Action, Actor, can
 from labelop.projects.models import Membership
 from labelop.projects.selectors import project_get
+from labelop.review.selectors import last_review
 
 _STATES = {s.value for s in TaskState}
 _ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, below 2**63
@@ -55,8 +56,27 @@ class EditorView(PageView):
             "can_escalate": (can(self.actor, Action.TASK_ESCALATE, task)
                              and allows(task.state, services.escalate_event(self.actor, task))),
             "predictions": [],  # model suggestions arrive with the local models
+            "escalation_reasons": task.project.escalation_reasons,
+            "last_review": _last_review(task),
+            "review": _review_panel(self.actor, task),
         }
         return render(request, "annotations/editor.html", {"task": task, "boot": boot})
+
+
+def _last_review(task: Task) -> dict | None:
+    decision = last_review(task)
+    if decision is None:
+        return None
+    return {"decision": decision.decision, "comment": decision.comment,
+            "reviewer": decision.reviewer_name, "at": decision.created_at.isoformat(),
+            "version": decision.version}
+
+
+def _review_panel(actor: Actor, task: Task) -> dict | None:
+    """What a reviewer needs to decide this task here, when they may."""
+    if not (can(actor, Action.TASK_REVIEW, task) and allows(task.state, Event.ACCEPT)):
+        return None
+    return {"redaction_rules": task.project.redaction_rules}
 
 
 class QueueView(PageView):

@@ -31,3 +31,5 @@ class AuditAction(StrEnum):
     TASK_SUBMITTED = "task.submitted"
     TASK_ESCALATED = "task.escalated"
     ESCALATION_RESOLVED = "escalation.resolved"
+    TASK_REVIEWED = "task.reviewed"
+    REVIEW_SETTINGS_UPDATED = "review.settings_updated"

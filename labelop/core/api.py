@@ -75,6 +75,7 @@ def _register_routers() -> None:
     from labelop.core.health import router as health_router
     from labelop.jobs.api import router as jobs_router
     from labelop.projects.api import router as projects_router
+    from labelop.review.api import router as review_router
     from labelop.storage.api import router as storage_router
 
     api.add_router("/auth", auth_router)
@@ -88,6 +89,7 @@ def _register_routers() -> None:
     api.add_router("", storage_router)
     api.add_router("/jobs", jobs_router)
     api.add_router("", labeling_router)
+    api.add_router("", review_router)
 
 
 _register_routers()

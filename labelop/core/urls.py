@@ -7,6 +7,7 @@ from labelop.annotations import views as labeling
 from labelop.assets import views as assets
 from labelop.audit import views as audit
 from labelop.projects import views as projects
+from labelop.review import views as review
 from labelop.storage import views as storage
 
 urlpatterns = [
@@ -33,6 +34,9 @@ urlpatterns = [
     path("projects/<int:project_id>/next", labeling.NextTaskView.as_view(), name="next-task"),
     path("projects/<int:project_id>/tasks", labeling.TaskTableView.as_view(), name="tasks"),
     path("tasks/<int:task_id>", labeling.EditorView.as_view(), name="editor"),
+    path("projects/<int:project_id>/review", review.ReviewQueueView.as_view(), name="review"),
+    path("projects/<int:project_id>/escalations", review.EscalationsView.as_view(),
+         name="escalations"),
     path("storage", storage.LocationListView.as_view(), name="storage"),
     path("storage/<int:location_id>/check", storage.LocationCheckView.as_view(),
          name="storage-check"),

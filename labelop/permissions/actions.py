@@ -34,6 +34,9 @@ class Action(StrEnum):
     TASK_SUBMIT = "task.submit"
     TASK_ESCALATE = "task.escalate"
     ESCALATION_RESOLVE = "escalation.resolve"
+    TASK_REVIEW = "task.review"
+    REVIEW_QUEUE_VIEW = "review.queue.view"
+    REVIEW_SETTINGS_EDIT = "review.settings.edit"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

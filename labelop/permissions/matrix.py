@@ -34,7 +34,13 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.TASK_SUBMIT: ALL_ROLES,
     Action.TASK_ESCALATE: ALL_ROLES,
     Action.ESCALATION_RESOLVE: frozenset({OWNER, REVIEWER}),
+    Action.TASK_REVIEW: frozenset({OWNER, REVIEWER}),
+    Action.REVIEW_QUEUE_VIEW: frozenset({OWNER, REVIEWER}),
+    Action.REVIEW_SETTINGS_EDIT: frozenset({OWNER}),
 }
+
+# Actions nobody takes on a task assigned to them: reviewing one's own work.
+NOT_ON_OWN_TASK = frozenset({Action.TASK_REVIEW})
 
 # Roles that reach only the objects assigned to them for an action (annotators see the
 # images of their own tasks, nothing else in the project).

@@ -12,6 +12,7 @@ from labelop.permissions.actor import Actor
 from labelop.permissions.matrix import (
     ASSIGNED_ONLY,
     INSTANCE_MATRIX,
+    NOT_ON_OWN_TASK,
     PROJECT_MATRIX,
     SCOPED_TOKEN_INSTANCE_ACTIONS,
     SESSION_ONLY,
@@ -98,7 +99,7 @@ def can(actor: Actor | None, action: Action, obj: Any = None) -> bool:
         return False
     if role in ASSIGNED_ONLY.get(action, ()):
         return _assigned_to(actor, obj)
-    return True
+    return not (action in NOT_ON_OWN_TASK and _assigned_to(actor, obj))
 
 
 def _assigned_to(actor: Actor, obj: Any) -> bool:
@@ -125,6 +126,9 @@ def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
     project_id = _project_id_of(obj)
     if project_id is None or actor is None or not can(actor, Action.PROJECT_VIEW, obj):
         raise NotFound("Not found.")
+    if action in NOT_ON_OWN_TASK and _assigned_to(actor, obj):
+        raise Forbidden("Nobody reviews their own work; another reviewer or owner must.",
+                        code="own_work")
     if role_in(actor, project_id) in ASSIGNED_ONLY.get(action, ()):
         if action is Action.TASK_VIEW or not can(actor, Action.TASK_VIEW, obj):
             raise NotFound("Not found.")  # not assigned to them: as if it did not exist

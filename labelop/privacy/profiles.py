@@ -14,15 +14,16 @@ class Profile:
     name: Sensitivity
     storage_encrypted: bool  # objects encrypted at rest
     storage_local_or_customer_key: bool  # local disk, or only ciphertext under a customer key
+    review_required: bool  # an accepted review before a task enters a snapshot (else a setting)
 
 
 PROFILES: dict[Sensitivity, Profile] = {
     Sensitivity.STANDARD: Profile(Sensitivity.STANDARD, storage_encrypted=False,
-                                  storage_local_or_customer_key=False),
+                                  storage_local_or_customer_key=False, review_required=False),
     Sensitivity.RESTRICTED: Profile(Sensitivity.RESTRICTED, storage_encrypted=True,
-                                    storage_local_or_customer_key=False),
+                                    storage_local_or_customer_key=False, review_required=True),
     Sensitivity.LOCAL_ONLY: Profile(Sensitivity.LOCAL_ONLY, storage_encrypted=True,
-                                    storage_local_or_customer_key=True),
+                                    storage_local_or_customer_key=True, review_required=True),
 }
 
 

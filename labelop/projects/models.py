@@ -33,6 +33,10 @@ def _choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
     return [(m.value, m.value) for m in enum]
 
 
+def default_escalation_reasons() -> list[str]:
+    return ["ambiguous content", "redaction unclear", "possible consent issue"]
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=5000)
@@ -40,6 +44,14 @@ class Project(models.Model):
                                    default=Sensitivity.RESTRICTED)
     status = models.CharField(max_length=16, choices=_choices(Status), default=Status.DRAFT)
     labels = models.JSONField(default=list)
+    # Review: what a reviewer must confirm was redacted before accepting ("all faces"...),
+    # the reasons an escalation may give, when an open one is overdue, and (standard
+    # projects only: the stricter profiles always require it) whether a task needs an
+    # accepted review to enter a snapshot.
+    redaction_rules = models.JSONField(default=list)
+    escalation_reasons = models.JSONField(default=default_escalation_reasons)
+    escalation_overdue_hours = models.PositiveIntegerField(default=48)
+    review_required = models.BooleanField(default=True)
     # Where the project's images live; None until the first image (then the default).
     storage_location = models.ForeignKey("storage.StorageLocation", null=True, blank=True,
                                          on_delete=models.PROTECT, related_name="projects")

@@ -8,9 +8,10 @@ from django.shortcuts import render
 
 from labelop.assets.selectors import asset_list
 from labelop.core.pages import PageView, post_and_redirect
-from labelop.permissions import Action, Role, can, role_in
+from labelop.permissions import Action, Actor, Role, can, role_in
 from labelop.projects import forms, selectors, services
-from labelop.projects.models import Sensitivity
+from labelop.projects.models import Project, Sensitivity
+from labelop.review import selectors as review_selectors
 from labelop.storage.selectors import location_names, storage_report
 
 
@@ -53,6 +54,7 @@ class ProjectDetailView(PageView):
             "can_manage_members": can(self.actor, Action.MEMBER_ADD, project),
             "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
             "can_see_tasks": can(self.actor, Action.TASK_PROGRESS_VIEW, project),
+            **_quality(self.actor, project),
             "add_form": forms.MemberAddForm(),
             "images": asset_list(actor=self.actor, project=project,
                                  cursor=request.GET.get("cursor")),
@@ -62,6 +64,14 @@ class ProjectDetailView(PageView):
             "locations": (location_names(actor=self.actor, project=project)
                           if can(self.actor, Action.PROJECT_UPDATE, project) else []),
         })
+
+
+def _quality(actor: Actor, project: Project) -> dict:
+    if not can(actor, Action.REVIEW_QUEUE_VIEW, project):
+        return {"quality": None}
+    rows = review_selectors.quality(actor=actor, project=project)
+    bars = review_selectors.acceptance_bars(rows)
+    return {"quality": rows, "bars": bars, "chart_height": 16 + 26 * len(bars)}
 
 
 class _MemberFormView(PageView):

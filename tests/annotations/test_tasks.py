@@ -196,8 +196,13 @@ def test_escalation_freezes_the_task_until_resolved(labeled: World) -> None:
     task = labeled.tasks[0]
     annotator = api_for(labeled.users["annotator"])
     save(annotator, task.pk, [BOX], 0)
-    response = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "possible consent issue"})
+    unknown = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "bored"})
+    assert unknown.status_code == 422
+    assert unknown.json()["reasons"] == labeled.project.escalation_reasons
+    response = annotator.post(f"/tasks/{task.pk}/escalate",
+                              {"reason": "possible consent issue", "note": "no form on file"})
     assert response.status_code == 201, response.content
+    assert response.json()["note"] == "no form on file"
     assert response.json()["previous_state"] == "assigned"
     escalation = Escalation.objects.get()
     assert escalation.reason == "possible consent issue"
@@ -207,7 +212,8 @@ def test_escalation_freezes_the_task_until_resolved(labeled: World) -> None:
     refused = annotator.post(f"/tasks/{task.pk}/submit", {})
     assert refused.status_code == 409
     assert "escalated" in refused.json()["detail"]
-    assert annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "again"}).status_code == 409
+    again = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "ambiguous content"})
+    assert again.status_code == 409
     assert annotator.post(f"/tasks/{task.pk}/escalate", {"reason": " "}).status_code == 422
     event = AuditEvent.objects.filter(action="task.escalated").get()
     assert json.loads(event.details)["reason"] == "possible consent issue"
@@ -231,11 +237,11 @@ def test_submitted_work_is_escalated_only_by_reviewers(labeled: World) -> None:
     task = labeled.tasks[0]
     annotator = api_for(labeled.users["annotator"])
     annotator.post(f"/tasks/{task.pk}/submit", {})
-    refused = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "let me change it"})
+    refused = annotator.post(f"/tasks/{task.pk}/escalate", {"reason": "redaction unclear"})
     assert refused.status_code == 409  # else escalating would reopen submitted work
     assert "during review" in refused.json()["detail"]
     response = api_for(labeled.users["reviewer"]).post(f"/tasks/{task.pk}/escalate",
-                                                       {"reason": "unclear redaction"})
+                                                       {"reason": "redaction unclear"})
     assert response.json()["previous_state"] == "submitted"
     assert save(annotator, task.pk, [BOX], 0).status_code == 409  # still frozen for them
     api_for(labeled.users["owner"]).post(

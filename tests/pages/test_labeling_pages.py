@@ -101,3 +101,34 @@ def test_task_table_is_for_owners_and_reviewers(labeled: World) -> None:
                                                 "task": [str(labeled.tasks[0].pk)]})
     assert refused.status_code == 302
     assert Task.objects.get(pk=labeled.tasks[0].pk).state == TaskState.ASSIGNED
+
+
+def test_review_pages_and_the_quality_chart(labeled: World) -> None:
+    from labelop.annotations.models import Escalation
+
+    base = f"/projects/{labeled.project.pk}"
+    Task.objects.filter(pk=labeled.tasks[0].pk).update(state=TaskState.SUBMITTED)
+    reviewer = _signed_in("reviewer")
+    queue = reviewer.get(f"{base}/review").content.decode()
+    assert f"Review #{labeled.tasks[0].pk}" in queue
+    assert _signed_in("annotator").get(f"{base}/review").status_code == 403
+    assert _signed_in("outsider").get(f"{base}/escalations").status_code == 404
+
+    escalation = Escalation.objects.create(task=labeled.tasks[0], project=labeled.project,
+                                           reason="ambiguous content", note="which car?",
+                                           previous_state=TaskState.SUBMITTED,
+                                           raised_by=labeled.users["reviewer"])
+    Task.objects.filter(pk=labeled.tasks[0].pk).update(state=TaskState.ESCALATED)
+    assert "which car?" in reviewer.get(f"{base}/escalations").content.decode()
+    for odd in ("\u00b2", "9" * 30, ""):
+        assert reviewer.post(f"{base}/escalations", {"escalation": odd,
+                                                     "resolution": "x"}).status_code == 302
+    done = reviewer.post(f"{base}/escalations", {"escalation": str(escalation.pk),
+                                                 "resolution": "the red one"}, follow=True)
+    assert "Resolved: the task is back where it was." in done.content.decode()
+    assert Task.objects.get(pk=labeled.tasks[0].pk).state == TaskState.SUBMITTED
+
+    page = _signed_in("owner").get(base).content.decode()
+    assert 'data-testid="quality"' in page
+    assert "Acceptance rate by annotator" in page
+    assert 'data-testid="quality"' not in _signed_in("annotator").get(base).content.decode()

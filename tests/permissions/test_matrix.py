@@ -69,6 +69,14 @@ def _t(w: World) -> int:
     return w.asset.task.pk  # assigned to the annotator
 
 
+def _submitted(w: World) -> int:
+    """The world's task, handed in by its annotator."""
+    from labelop.annotations.models import Task, TaskState
+
+    Task.objects.filter(pk=_t(w)).update(state=TaskState.SUBMITTED)
+    return _t(w)
+
+
 def _escalated(w: World) -> int:
     """Escalate the world's task (as its annotator did) and name the escalation."""
     from labelop.annotations.models import Escalation, Task, TaskState
@@ -181,6 +189,18 @@ CASES = [
          Action.TASK_ESCALATE, body=lambda w: {"reason": "possible consent issue"}),
     Case("labeling_escalation_resolve", "POST", lambda w: f"/escalations/{_escalated(w)}/resolve",
          200, Action.ESCALATION_RESOLVE, body=lambda w: {"resolution": "consent on file"}),
+    Case("review_settings_get", "GET", lambda w: f"{_p(w)}/review-settings", 200,
+         Action.PROJECT_VIEW, mutates=False),
+    Case("review_settings_put", "PUT", lambda w: f"{_p(w)}/review-settings", 200,
+         Action.REVIEW_SETTINGS_EDIT, body=lambda w: {"redaction_rules": ["all faces"]}),
+    Case("review_queue_list", "GET", lambda w: f"{_p(w)}/review-queue", 200,
+         Action.REVIEW_QUEUE_VIEW, mutates=False),
+    Case("review_task_review", "POST", lambda w: f"/tasks/{_submitted(w)}/review", 200,
+         Action.TASK_REVIEW, body=lambda w: {"decision": "accept"}),
+    Case("review_escalation_list", "GET", lambda w: f"{_p(w)}/escalations", 200,
+         Action.REVIEW_QUEUE_VIEW, mutates=False),
+    Case("review_quality_get", "GET", lambda w: f"{_p(w)}/quality", 200,
+         Action.REVIEW_QUEUE_VIEW, mutates=False),
 ]
 
 
