@@ -17,7 +17,7 @@ interface Boot {
   redaction_methods: string[];
   image_url: string;
   queue_url: string;
-  note: string | null;
+  note: { version: number; answers: { question: string; answer: string }[] } | null;
   can_edit: boolean;
   can_submit: boolean;
   can_escalate: boolean;
@@ -141,9 +141,11 @@ class Editor {
           h("h2", {}, "Selected"), this.el.detail,
           h("h2", {}, "Shapes"), this.el.list,
           this.el.suggestions,
-          h("details", { class: "note", open: true },
-            h("summary", {}, "Operating note"),
-            h("p", {}, b.note ?? "The project has no operating note yet; ask its owner.")),
+          h("details", { class: "note", open: true, "data-testid": "operating-note" },
+            h("summary", {}, b.note ? `Operating note (v${b.note.version})` : "Operating note"),
+            b.note
+              ? h("dl", {}, b.note.answers.flatMap((a) => [h("dt", {}, a.question), h("dd", {}, a.answer)]))
+              : h("p", {}, "The project has no operating note yet; ask its owner.")),
         ),
       ),
       this.el.help, this.el.escalate,

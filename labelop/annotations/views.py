@@ -17,6 +17,8 @@ from labelop.annotations.states import Event, allows
 from labelop.core.errors import Invalid
 from labelop.core.pages import PageView
 from labelop.permissions import Action, Actor, can
+from labelop.privacy.models import QUESTIONS
+from labelop.privacy.notes import current as current_note
 from labelop.projects.models import Membership
 from labelop.projects.selectors import project_get
 from labelop.review.selectors import last_review
@@ -47,7 +49,7 @@ class EditorView(PageView):
             "redaction_methods": list(REDACTION_METHODS),
             "image_url": f"/api/v1/images/{task.asset_id}/content",
             "queue_url": f"/projects/{task.project_id}/queue",
-            "note": None,  # the operating note arrives with the privacy profiles
+            "note": _note(task),
             "can_edit": can_edit,
             "can_submit": (can(self.actor, Action.TASK_SUBMIT, task)
                            and allows(task.state, Event.SUBMIT)),
@@ -61,6 +63,14 @@ class EditorView(PageView):
             "review": _review_panel(self.actor, task),
         }
         return render(request, "annotations/editor.html", {"task": task, "boot": boot})
+
+
+def _note(task: Task) -> dict | None:
+    note = current_note(task.project)
+    if note is None:
+        return None
+    return {"version": note.version,
+            "answers": [{"question": q, "answer": note.answers()[f]} for f, q, _ in QUESTIONS]}
 
 
 def _last_review(task: Task) -> dict | None:

@@ -33,3 +33,4 @@ class AuditAction(StrEnum):
     ESCALATION_RESOLVED = "escalation.resolved"
     TASK_REVIEWED = "task.reviewed"
     REVIEW_SETTINGS_UPDATED = "review.settings_updated"
+    NOTE_PUBLISHED = "note.published"

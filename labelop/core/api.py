@@ -74,6 +74,7 @@ def _register_routers() -> None:
     from labelop.audit.api import router as audit_router
     from labelop.core.health import router as health_router
     from labelop.jobs.api import router as jobs_router
+    from labelop.privacy.api import router as privacy_router
     from labelop.projects.api import router as projects_router
     from labelop.review.api import router as review_router
     from labelop.storage.api import router as storage_router
@@ -90,6 +91,7 @@ def _register_routers() -> None:
     api.add_router("/jobs", jobs_router)
     api.add_router("", labeling_router)
     api.add_router("", review_router)
+    api.add_router("", privacy_router)
 
 
 _register_routers()

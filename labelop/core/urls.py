@@ -6,6 +6,7 @@ from labelop.accounts import views as accounts
 from labelop.annotations import views as labeling
 from labelop.assets import views as assets
 from labelop.audit import views as audit
+from labelop.privacy import views as privacy
 from labelop.projects import views as projects
 from labelop.review import views as review
 from labelop.storage import views as storage
@@ -35,6 +36,7 @@ urlpatterns = [
     path("projects/<int:project_id>/tasks", labeling.TaskTableView.as_view(), name="tasks"),
     path("tasks/<int:task_id>", labeling.EditorView.as_view(), name="editor"),
     path("projects/<int:project_id>/review", review.ReviewQueueView.as_view(), name="review"),
+    path("projects/<int:project_id>/note", privacy.NoteView.as_view(), name="note"),
     path("projects/<int:project_id>/escalations", review.EscalationsView.as_view(),
          name="escalations"),
     path("storage", storage.LocationListView.as_view(), name="storage"),

@@ -37,6 +37,7 @@ class Action(StrEnum):
     TASK_REVIEW = "task.review"
     REVIEW_QUEUE_VIEW = "review.queue.view"
     REVIEW_SETTINGS_EDIT = "review.settings.edit"
+    NOTE_EDIT = "note.edit"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

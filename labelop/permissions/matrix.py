@@ -37,6 +37,7 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.TASK_REVIEW: frozenset({OWNER, REVIEWER}),
     Action.REVIEW_QUEUE_VIEW: frozenset({OWNER, REVIEWER}),
     Action.REVIEW_SETTINGS_EDIT: frozenset({OWNER}),
+    Action.NOTE_EDIT: frozenset({OWNER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.

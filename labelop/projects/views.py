@@ -9,6 +9,7 @@ from django.shortcuts import render
 from labelop.assets.selectors import asset_list
 from labelop.core.pages import PageView, post_and_redirect
 from labelop.permissions import Action, Actor, Role, can, role_in
+from labelop.privacy.notes import current as current_note
 from labelop.projects import forms, selectors, services
 from labelop.projects.models import Project, Sensitivity
 from labelop.review import selectors as review_selectors
@@ -55,6 +56,8 @@ class ProjectDetailView(PageView):
             "can_read_audit": can(self.actor, Action.PROJECT_AUDIT_READ, project),
             "can_see_tasks": can(self.actor, Action.TASK_PROGRESS_VIEW, project),
             **_quality(self.actor, project),
+            "note": current_note(project),
+            "can_edit_note": can(self.actor, Action.NOTE_EDIT, project),
             "add_form": forms.MemberAddForm(),
             "images": asset_list(actor=self.actor, project=project,
                                  cursor=request.GET.get("cursor")),

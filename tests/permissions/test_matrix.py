@@ -201,6 +201,11 @@ CASES = [
          Action.REVIEW_QUEUE_VIEW, mutates=False),
     Case("review_quality_get", "GET", lambda w: f"{_p(w)}/quality", 200,
          Action.REVIEW_QUEUE_VIEW, mutates=False),
+    Case("privacy_note_get", "GET", lambda w: f"{_p(w)}/note", 200, Action.PROJECT_VIEW,
+         mutates=False),
+    Case("privacy_note_publish", "POST", lambda w: f"{_p(w)}/note", 201, Action.NOTE_EDIT,
+         body=lambda w: {"sensitive_data": "faces", "processing_path": "local",
+                         "reviewers": "reviewers", "escalation": "owner"}),
 ]
 
 

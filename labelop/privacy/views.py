@@ -1,0 +1,40 @@
+"""The operating note page: read by every member, written by owners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from labelop.core.pages import PageView
+from labelop.permissions import Action, can
+from labelop.privacy import notes
+from labelop.privacy.models import QUESTIONS
+from labelop.projects.selectors import project_get
+
+
+class NoteView(PageView):
+    def return_to(self, **kwargs: Any) -> str:
+        return f"/projects/{kwargs['project_id']}/note"
+
+    def get(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = project_get(actor=self.actor, project_id=project_id)
+        note = notes.note_get(actor=self.actor, project=project)
+        answers = note.answers() if note else {}
+        return render(request, "privacy/note.html", {
+            "project": project, "note": note,
+            "questions": [(f, q, hint, answers.get(f, "")) for f, q, hint in QUESTIONS],
+            "can_edit": can(self.actor, Action.NOTE_EDIT, project)})
+
+    def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = project_get(actor=self.actor, project_id=project_id)
+        based_on = request.POST.get("based_on", "")
+        note = notes.note_publish(
+            actor=self.actor, project=project,
+            answers={f: request.POST.get(f, "")[:5000] for f, _, _ in QUESTIONS},
+            based_on=int(based_on) if based_on.isascii() and based_on.isdigit()
+            and len(based_on) < 10 else None)
+        messages.success(request, f"Version {note.version} of the note is published.")
+        return HttpResponseRedirect(self.return_to(project_id=project_id))
