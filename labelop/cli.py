@@ -159,6 +159,25 @@ def token_create(ctx: click.Context, username: str, name: str, project: int | No
     click.echo(raw)
 
 
+@main.command()
+@click.argument("project_id", metavar="PROJECT", type=int)
+@click.pass_context
+def readiness(ctx: click.Context, project_id: int) -> None:
+    """The readiness checks of PROJECT; exits 1 when one fails."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.privacy.readiness import checks
+    from labelop.projects.models import Project
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        _fail(f"No project {project_id}.")
+    found = checks(project)
+    for check in found:
+        click.echo(f"{check.status.upper():5} {check.name}: {check.reason}")
+    if any(c.status == "fail" for c in found):
+        ctx.exit(1)
+
+
 @main.command("import")
 @click.argument("project_id", metavar="PROJECT", type=int)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))

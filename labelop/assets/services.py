@@ -65,7 +65,7 @@ def project_location(project: Project) -> StorageLocation:
     """The project's storage location (the instance default until one is chosen), checked
     against the profile every time an image is stored."""
     location = project.storage_location or default_location()
-    refusal = storage_refusal(project.sensitivity, location)
+    refusal = storage_refusal(project, location)
     if refusal:
         raise Invalid(refusal + " Choose another storage location for the project.",
                       code="storage_not_allowed")
@@ -278,7 +278,7 @@ def project_storage_set(*, actor: Actor, project: Project, location_name: str) -
     location = StorageLocation.objects.filter(name=location_name).first()
     if location is None:
         raise NotFound("No storage location by that name.", code="location_not_found")
-    refusal = storage_refusal(project.sensitivity, location)
+    refusal = storage_refusal(project, location)
     if refusal:
         raise Invalid(refusal, code="storage_not_allowed")
     with transaction.atomic():

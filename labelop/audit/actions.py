@@ -34,3 +34,6 @@ class AuditAction(StrEnum):
     TASK_REVIEWED = "task.reviewed"
     REVIEW_SETTINGS_UPDATED = "review.settings_updated"
     NOTE_PUBLISHED = "note.published"
+    POLICY_UPDATED = "policy.updated"
+    PROJECT_ACTIVATED = "project.activated"
+    PROJECT_ACTIVATION_REFUSED = "project.activation_refused"

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
+    "django_otp.plugins.otp_totp",
     "axes",
     "django_tasks",
     "django_tasks_db",

@@ -38,6 +38,8 @@ class Action(StrEnum):
     REVIEW_QUEUE_VIEW = "review.queue.view"
     REVIEW_SETTINGS_EDIT = "review.settings.edit"
     NOTE_EDIT = "note.edit"
+    POLICY_EDIT = "policy.edit"
+    PRIVACY_REPORT_VIEW = "privacy.report.view"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

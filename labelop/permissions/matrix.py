@@ -38,6 +38,9 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.REVIEW_QUEUE_VIEW: frozenset({OWNER, REVIEWER}),
     Action.REVIEW_SETTINGS_EDIT: frozenset({OWNER}),
     Action.NOTE_EDIT: frozenset({OWNER}),
+    Action.POLICY_EDIT: frozenset({OWNER}),
+    # Data path and readiness name the members: for those who may list them.
+    Action.PRIVACY_REPORT_VIEW: frozenset({OWNER, REVIEWER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.

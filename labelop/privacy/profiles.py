@@ -1,40 +1,119 @@
-"""The sensitivity profiles as one declarative table. The policy and the services read it;
-nothing else decides what a profile allows."""
+"""The sensitivity profiles as one declarative table, and a project's effective policy: its
+profile, tightened control by control by its owners. The policy module and the services read
+`policy_of(project)`; nothing else decides what a project allows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
-from labelop.projects.models import Sensitivity
+from labelop.projects.models import Project, Sensitivity
 from labelop.storage.models import Encryption, StorageLocation
+
+# What exports may contain, weakest to strictest.
+EXPORT_ORIGINALS = ("owner", "by_exception", "never")
+
+
+@dataclass(frozen=True)
+class Control:
+    description: str
+    # The values from weakest to strictest; a project may only move right.
+    order: tuple[Any, ...]
+
+
+CONTROLS: dict[str, Control] = {
+    "annotators_assigned_only": Control("Annotators see only the tasks assigned to them",
+                                        (True,)),
+    "views_audited": Control("Every image view and download is audited", (True,)),
+    "review_required": Control("An accepted review before a task can enter a snapshot",
+                               (False, True)),
+    "two_factor_required": Control("Members need a second factor (TOTP)", (False, True)),
+    "note_required": Control("The operating note is required before the project is active",
+                             (False, True)),
+    "external_models_allowed": Control("Images may be sent to external (HTTP) model endpoints",
+                                       (True, False)),
+    "storage_encrypted": Control("Objects are encrypted at rest", (False, True)),
+    "storage_local_or_customer_key": Control(
+        "Objects stay on this server's disk, or elsewhere only under a key the customer holds",
+        (False, True)),
+    "exports_with_originals": Control(
+        "Who may export original (unredacted) images: owners, by an approved exception, never",
+        EXPORT_ORIGINALS),
+    "raw_download_for_non_owners": Control(
+        "Non-owners may download raw images outside the editor", (True, False)),
+}
 
 
 @dataclass(frozen=True)
 class Profile:
     name: Sensitivity
-    storage_encrypted: bool  # objects encrypted at rest
-    storage_local_or_customer_key: bool  # local disk, or only ciphertext under a customer key
-    review_required: bool  # an accepted review before a task enters a snapshot (else a setting)
+    annotators_assigned_only: bool
+    views_audited: bool
+    review_required: bool  # False: a project setting (review settings)
+    two_factor_required: bool
+    note_required: bool  # False: recommended
+    external_models_allowed: bool
+    storage_encrypted: bool
+    storage_local_or_customer_key: bool
+    exports_with_originals: str
+    raw_download_for_non_owners: bool
+
+    def controls(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
 
 
 PROFILES: dict[Sensitivity, Profile] = {
-    Sensitivity.STANDARD: Profile(Sensitivity.STANDARD, storage_encrypted=False,
-                                  storage_local_or_customer_key=False, review_required=False),
-    Sensitivity.RESTRICTED: Profile(Sensitivity.RESTRICTED, storage_encrypted=True,
-                                    storage_local_or_customer_key=False, review_required=True),
-    Sensitivity.LOCAL_ONLY: Profile(Sensitivity.LOCAL_ONLY, storage_encrypted=True,
-                                    storage_local_or_customer_key=True, review_required=True),
+    Sensitivity.STANDARD: Profile(
+        Sensitivity.STANDARD, annotators_assigned_only=True, views_audited=True,
+        review_required=False, two_factor_required=False, note_required=False,
+        external_models_allowed=True, storage_encrypted=False,
+        storage_local_or_customer_key=False, exports_with_originals="owner",
+        raw_download_for_non_owners=True),
+    Sensitivity.RESTRICTED: Profile(
+        Sensitivity.RESTRICTED, annotators_assigned_only=True, views_audited=True,
+        review_required=True, two_factor_required=True, note_required=True,
+        external_models_allowed=False, storage_encrypted=True,
+        storage_local_or_customer_key=False, exports_with_originals="by_exception",
+        raw_download_for_non_owners=False),
+    Sensitivity.LOCAL_ONLY: Profile(
+        Sensitivity.LOCAL_ONLY, annotators_assigned_only=True, views_audited=True,
+        review_required=True, two_factor_required=True, note_required=True,
+        external_models_allowed=False, storage_encrypted=True,
+        storage_local_or_customer_key=True, exports_with_originals="never",
+        raw_download_for_non_owners=False),
 }
 
 
-def storage_refusal(sensitivity: str, location: StorageLocation) -> str | None:
-    """Why the profile forbids this location, or None if it is allowed."""
-    profile = PROFILES[Sensitivity(sensitivity)]
-    if profile.storage_encrypted and location.encryption == Encryption.NONE:
-        return (f"A {profile.name.value} project needs storage encrypted at rest; "
-                f"{location.name} stores objects unencrypted.")
-    if (profile.storage_local_or_customer_key and location.kind != "local"
+def strictness(control: str, value: Any) -> int:
+    """How strict `value` is for `control` (its place in the control's order)."""
+    order = CONTROLS[control].order
+    if value not in order:
+        raise ValueError(f"{control} takes one of {list(order)}")
+    return order.index(value)
+
+
+def policy_of(project: Project) -> Profile:
+    """The project's effective policy: its profile with the owners' tightenings applied.
+    A tightening weaker than the profile (left from a stricter past) is ignored."""
+    profile = PROFILES[Sensitivity(project.sensitivity)]
+    values = profile.controls()
+    for control, value in (project.policy or {}).items():
+        if control in values and strictness(control, value) > strictness(control,
+                                                                          values[control]):
+            values[control] = value
+    if project.review_required and not values["review_required"]:
+        values["review_required"] = True  # the standard profile's setting, switched on
+    return replace(profile, **values)
+
+
+def storage_refusal(project: Project, location: StorageLocation) -> str | None:
+    """Why the project's policy forbids this location, or None if it is allowed."""
+    policy = policy_of(project)
+    if policy.storage_encrypted and location.encryption == Encryption.NONE:
+        return (f"This project needs storage encrypted at rest; {location.name} stores objects "
+                "unencrypted.")
+    if (policy.storage_local_or_customer_key and location.kind != "local"
             and location.encryption != Encryption.CUSTOMER):
-        return (f"A {profile.name.value} project keeps objects on this server's disk or, "
-                f"elsewhere, only under a key the customer holds; {location.name} is neither.")
+        return ("This project keeps objects on this server's disk or, elsewhere, only under a "
+                f"key the customer holds; {location.name} is neither.")
     return None

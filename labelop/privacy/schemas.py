@@ -8,6 +8,7 @@ from pydantic import Field
 
 from labelop.core.schemas import In, Text
 from labelop.privacy.models import QUESTIONS, OperatingNote
+from labelop.projects.models import Sensitivity
 
 
 class Question(Schema):
@@ -42,3 +43,46 @@ class NoteIn(In):
     reviewers: Text
     escalation: Text
     based_on: int | None = Field(None, description="The version you started from")
+
+
+class ControlOut(Schema):
+    name: str
+    description: str
+    value: bool | str
+    profile_value: bool | str
+    tightened: bool
+    choices: list[bool | str]
+
+
+class PolicyOut(Schema):
+    sensitivity: Sensitivity
+    controls: list[ControlOut]
+
+
+class PolicyIn(In):
+    sensitivity: Sensitivity | None = Field(None, description="Only towards the strict end")
+    controls: dict[str, bool | str] = Field(default_factory=dict, max_length=20,
+                                            description="Controls to tighten: name -> value")
+
+
+class Section(Schema):
+    title: str
+    lines: list[str]
+
+
+class DataPathOut(Schema):
+    project: str
+    sensitivity: Sensitivity
+    sections: list[Section]
+    markdown: str = Field(description="The same statement, to paste into a review document")
+
+
+class CheckOut(Schema):
+    name: str
+    status: str = Field(description="pass | warn | fail")
+    reason: str
+
+
+class ReadinessOut(Schema):
+    ready: bool = Field(description="No check fails")
+    checks: list[CheckOut]

@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from labelop.core.pages import PageView
 from labelop.permissions import Action, can
-from labelop.privacy import notes
+from labelop.privacy import datapath, notes
 from labelop.privacy.models import QUESTIONS
 from labelop.projects.selectors import project_get
 
@@ -38,3 +38,12 @@ class NoteView(PageView):
             and len(based_on) < 10 else None)
         messages.success(request, f"Version {note.version} of the note is published.")
         return HttpResponseRedirect(self.return_to(project_id=project_id))
+
+
+class DataPathView(PageView):
+    def get(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = project_get(actor=self.actor, project_id=project_id)
+        sections = datapath.data_path(actor=self.actor, project=project)
+        return render(request, "privacy/data_path.html", {
+            "project": project, "sections": sections,
+            "markdown": datapath.as_markdown(project, sections)})

@@ -49,6 +49,16 @@ def project_update(request: ApiRequest, project_id: int, body: schemas.ProjectUp
     return _out(request, project)
 
 
+@router.post("/{project_id}/activate", response=schemas.ProjectOut,
+             operation_id="projects_project_activate",
+             summary="Draft -> active; refused with the failing readiness checks (owners)")
+def project_activate(request: ApiRequest, project_id: int) -> dict:
+    from labelop.privacy.readiness import activate
+
+    project = selectors.project_get(actor=request.auth, project_id=project_id)
+    return _out(request, activate(actor=request.auth, project=project))
+
+
 @router.get("/{project_id}/members", response=schemas.MemberPage,
             operation_id="projects_member_list", summary="Members and their roles")
 def member_list(request: ApiRequest, project_id: int, cursor: str | None = None,

@@ -52,6 +52,8 @@ class Project(models.Model):
     escalation_reasons = models.JSONField(default=default_escalation_reasons)
     escalation_overdue_hours = models.PositiveIntegerField(default=48)
     review_required = models.BooleanField(default=True)
+    # Controls the owners tightened beyond the profile: {control: stricter value}.
+    policy = models.JSONField(default=dict)
     # Where the project's images live; None until the first image (then the default).
     storage_location = models.ForeignKey("storage.StorageLocation", null=True, blank=True,
                                          on_delete=models.PROTECT, related_name="projects")

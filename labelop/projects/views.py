@@ -10,6 +10,8 @@ from labelop.assets.selectors import asset_list
 from labelop.core.pages import PageView, post_and_redirect
 from labelop.permissions import Action, Actor, Role, can, role_in
 from labelop.privacy.notes import current as current_note
+from labelop.privacy.readiness import activate
+from labelop.privacy.readiness import checks as readiness_checks
 from labelop.projects import forms, selectors, services
 from labelop.projects.models import Project, Sensitivity
 from labelop.review import selectors as review_selectors
@@ -57,6 +59,9 @@ class ProjectDetailView(PageView):
             "can_see_tasks": can(self.actor, Action.TASK_PROGRESS_VIEW, project),
             **_quality(self.actor, project),
             "note": current_note(project),
+            "readiness": (readiness_checks(project) if project.status == "draft"
+                          and can(self.actor, Action.PRIVACY_REPORT_VIEW, project) else None),
+            "can_see_privacy": can(self.actor, Action.PRIVACY_REPORT_VIEW, project),
             "can_edit_note": can(self.actor, Action.NOTE_EDIT, project),
             "add_form": forms.MemberAddForm(),
             "images": asset_list(actor=self.actor, project=project,
@@ -113,4 +118,12 @@ class MemberRemoveView(_MemberFormView):
         project = selectors.project_get(actor=self.actor, project_id=project_id)
         services.member_remove(actor=self.actor, project=project, username=username)
         messages.success(request, f"{username} was removed from the project.")
+        return HttpResponseRedirect(f"/projects/{project.pk}")
+
+
+class ProjectActivateView(_MemberFormView):
+    def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = selectors.project_get(actor=self.actor, project_id=project_id)
+        activate(actor=self.actor, project=project)
+        messages.success(request, "The project is active.")
         return HttpResponseRedirect(f"/projects/{project.pk}")

@@ -12,7 +12,7 @@ from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid, NotFound
 from labelop.permissions import Action, Actor, require
-from labelop.privacy.profiles import PROFILES
+from labelop.privacy.profiles import PROFILES, policy_of
 from labelop.projects.models import Project, Sensitivity
 from labelop.review.models import Decision, ReviewDecision
 
@@ -64,7 +64,7 @@ def review(*, actor: Actor, task_id: int, decision: Decision, comment: str = "",
 def review_required(project: Project) -> bool:
     """Whether a task needs an accepted review to enter a snapshot: always under the stricter
     profiles, as the owner set it on a standard project."""
-    return PROFILES[Sensitivity(project.sensitivity)].review_required or project.review_required
+    return policy_of(project).review_required
 
 
 @transaction.atomic
@@ -73,8 +73,9 @@ def settings_update(*, actor: Actor, project: Project, redaction_rules: list[str
                     review_required: bool) -> Project:
     require(actor, Action.REVIEW_SETTINGS_EDIT, project)
     project = Project.objects.select_for_update().get(pk=project.pk)
-    if not review_required and PROFILES[Sensitivity(project.sensitivity)].review_required:
-        raise Conflict(f"A {project.sensitivity} project always requires review before a "
+    if not review_required and (PROFILES[Sensitivity(project.sensitivity)].review_required
+                                or (project.policy or {}).get("review_required")):
+        raise Conflict(f"This {project.sensitivity} project's policy requires review before a "
                        "snapshot.", code="review_required_by_profile")
     new = {"redaction_rules": redaction_rules, "escalation_reasons": escalation_reasons,
            "escalation_overdue_hours": escalation_overdue_hours,

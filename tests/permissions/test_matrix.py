@@ -206,6 +206,16 @@ CASES = [
     Case("privacy_note_publish", "POST", lambda w: f"{_p(w)}/note", 201, Action.NOTE_EDIT,
          body=lambda w: {"sensitive_data": "faces", "processing_path": "local",
                          "reviewers": "reviewers", "escalation": "owner"}),
+    Case("privacy_policy_get", "GET", lambda w: f"{_p(w)}/policy", 200, Action.PROJECT_VIEW,
+         mutates=False),
+    Case("privacy_policy_put", "PUT", lambda w: f"{_p(w)}/policy", 200, Action.POLICY_EDIT,
+         body=lambda w: {"sensitivity": "local_only"}),
+    Case("privacy_data_path_get", "GET", lambda w: f"{_p(w)}/data-path", 200,
+         Action.PRIVACY_REPORT_VIEW, mutates=False),
+    Case("privacy_readiness_get", "GET", lambda w: f"{_p(w)}/readiness", 200,
+         Action.PRIVACY_REPORT_VIEW, mutates=False),
+    Case("projects_project_activate", "POST", lambda w: f"{_p(w)}/activate", 409,
+         Action.PROJECT_UPDATE, mutates=False),
 ]
 
 
