@@ -40,6 +40,7 @@ class Action(StrEnum):
     NOTE_EDIT = "note.edit"
     POLICY_EDIT = "policy.edit"
     PRIVACY_REPORT_VIEW = "privacy.report.view"
+    ACCESS_REPORT_VIEW = "access.report.view"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

@@ -41,6 +41,7 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.POLICY_EDIT: frozenset({OWNER}),
     # Data path and readiness name the members: for those who may list them.
     Action.PRIVACY_REPORT_VIEW: frozenset({OWNER, REVIEWER}),
+    Action.ACCESS_REPORT_VIEW: frozenset({OWNER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.

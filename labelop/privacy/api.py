@@ -6,7 +6,7 @@ from ninja import Router, Status
 
 from labelop.core.auth import ApiRequest
 from labelop.core.errors import NotFound
-from labelop.privacy import datapath, notes, readiness, schemas
+from labelop.privacy import access, datapath, notes, readiness, schemas
 from labelop.privacy.policy import policy_update
 from labelop.privacy.profiles import CONTROLS, PROFILES, policy_of
 from labelop.projects.models import Project, Sensitivity
@@ -79,3 +79,11 @@ def readiness_get(request: ApiRequest, project_id: int) -> dict:
     project = project_get(actor=request.auth, project_id=project_id)
     found = readiness.readiness(actor=request.auth, project=project)
     return {"ready": all(c.status != "fail" for c in found), "checks": [asdict(c) for c in found]}
+
+
+@router.get("/projects/{project_id}/access-report", response=schemas.AccessReportOut,
+            operation_id="privacy_access_report_get",
+            summary="Who can see how much, last access, images viewed in 30 days (owners)")
+def access_report_get(request: ApiRequest, project_id: int) -> dict:
+    project = project_get(actor=request.auth, project_id=project_id)
+    return {"items": access.access_report(actor=request.auth, project=project)}

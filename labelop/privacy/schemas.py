@@ -86,3 +86,18 @@ class CheckOut(Schema):
 class ReadinessOut(Schema):
     ready: bool = Field(description="No check fails")
     checks: list[CheckOut]
+
+
+class AccessRow(Schema):
+    username: str
+    role: str
+    active: bool
+    tasks_visible: int
+    images_visible: int
+    last_activity: datetime | None = Field(description="Their newest audit event here")
+    last_login: datetime | None
+    images_viewed_30d: int = Field(description="Distinct images viewed in 30 days")
+
+
+class AccessReportOut(Schema):
+    items: list[AccessRow]

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from labelop.assets.selectors import asset_list
 from labelop.core.pages import PageView, post_and_redirect
 from labelop.permissions import Action, Actor, Role, can, role_in
+from labelop.privacy.access import access_report
 from labelop.privacy.notes import current as current_note
 from labelop.privacy.readiness import activate
 from labelop.privacy.readiness import checks as readiness_checks
@@ -62,6 +63,8 @@ class ProjectDetailView(PageView):
             "readiness": (readiness_checks(project) if project.status == "draft"
                           and can(self.actor, Action.PRIVACY_REPORT_VIEW, project) else None),
             "can_see_privacy": can(self.actor, Action.PRIVACY_REPORT_VIEW, project),
+            "access": (access_report(actor=self.actor, project=project)
+                       if can(self.actor, Action.ACCESS_REPORT_VIEW, project) else None),
             "can_edit_note": can(self.actor, Action.NOTE_EDIT, project),
             "add_form": forms.MemberAddForm(),
             "images": asset_list(actor=self.actor, project=project,

@@ -216,6 +216,8 @@ CASES = [
          Action.PRIVACY_REPORT_VIEW, mutates=False),
     Case("projects_project_activate", "POST", lambda w: f"{_p(w)}/activate", 409,
          Action.PROJECT_UPDATE, mutates=False),
+    Case("privacy_access_report_get", "GET", lambda w: f"{_p(w)}/access-report", 200,
+         Action.ACCESS_REPORT_VIEW, mutates=False),
 ]
 
 
