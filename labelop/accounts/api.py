@@ -59,6 +59,20 @@ def password_change(request: ApiRequest, body: schemas.PasswordChangeIn) -> Stat
     return Status(204, None)
 
 
+@me_router.post("/totp", response={201: schemas.TotpBeginOut}, operation_id="accounts_totp_begin",
+                summary="Start enrolling an authenticator app (TOTP); browser session only")
+def totp_begin(request: ApiRequest) -> Status:
+    secret, uri = services.totp_begin(actor=request.auth)
+    return Status(201, {"secret": secret, "otpauth_uri": uri})
+
+
+@me_router.post("/totp/confirm", response=schemas.TotpConfirmedOut,
+                operation_id="accounts_totp_confirm",
+                summary="Confirm it with a code from the app; answers recovery codes once")
+def totp_confirm(request: ApiRequest, body: schemas.TotpConfirmIn) -> dict:
+    return {"recovery_codes": services.totp_confirm(actor=request.auth, code=body.code)}
+
+
 @tokens_router.get("", response=schemas.TokenPage, operation_id="accounts_token_list",
                    summary="The caller's API tokens")
 def token_list(request: ApiRequest, cursor: str | None = None, limit: int = 50) -> object:

@@ -86,3 +86,16 @@ class UserUpdateIn(In):
 class UserPage(Schema):
     items: list[UserOut]
     next: str | None
+
+
+class TotpBeginOut(Schema):
+    secret: str = Field(description="Base32, for typing into the app by hand")
+    otpauth_uri: str = Field(description="otpauth:// URI, for the QR code")
+
+
+class TotpConfirmIn(In):
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class TotpConfirmedOut(Schema):
+    recovery_codes: list[str] = Field(description="Each works once; shown only now")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from datetime import timedelta
@@ -212,3 +213,49 @@ def token_authenticate(raw: str) -> Actor | None:
     if token.last_used_at is None or now - token.last_used_at > _TOKEN_TOUCH_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return Actor(user=token.user, token=token)
+
+
+# -- second factor (TOTP) --------------------------------------------------------------------
+
+RECOVERY_CODES = 10
+
+
+def totp_begin(*, actor: Actor) -> tuple[str, str]:
+    """Start enrolling an authenticator app: a new secret (base32) and its otpauth:// URI for
+    the QR code. Nothing counts until a code from the app confirms it."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    require(actor, Action.TWO_FACTOR_ENROL)
+    if TOTPDevice.objects.filter(user=actor.user, confirmed=True).exists():
+        raise Conflict("A second factor is already enrolled for this account.",
+                       code="already_enrolled")
+    TOTPDevice.objects.filter(user=actor.user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=actor.user, name="authenticator app",
+                                       confirmed=False)
+    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return secret, device.config_url
+
+
+@transaction.atomic
+def totp_confirm(*, actor: Actor, code: str) -> list[str]:
+    """Confirm the authenticator with one of its codes; answer recovery codes, shown once."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    require(actor, Action.TWO_FACTOR_ENROL)
+    device = TOTPDevice.objects.select_for_update().filter(user=actor.user,
+                                                          confirmed=False).first()
+    if device is None:
+        raise Conflict("No enrolment is in progress: start one first.",
+                       code="no_enrolment")
+    if not device.verify_token(code):  # throttled by django-otp after failures
+        raise Invalid("That code is not the one the app shows now.", code="wrong_code")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    StaticDevice.objects.filter(user=actor.user).delete()
+    recovery = StaticDevice.objects.create(user=actor.user, name="recovery codes")
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=recovery, token=c) for c in codes)
+    record(actor=actor, action=AuditAction.TWO_FACTOR_ENROLLED, target=f"user:{actor.name}",
+           details={"recovery_codes": len(codes)})
+    return codes

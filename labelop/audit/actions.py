@@ -35,5 +35,6 @@ class AuditAction(StrEnum):
     REVIEW_SETTINGS_UPDATED = "review.settings_updated"
     NOTE_PUBLISHED = "note.published"
     POLICY_UPDATED = "policy.updated"
+    TWO_FACTOR_ENROLLED = "two_factor.enrolled"
     PROJECT_ACTIVATED = "project.activated"
     PROJECT_ACTIVATION_REFUSED = "project.activation_refused"

@@ -49,6 +49,7 @@ class Action(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     TOKEN_MANAGE_OWN = "token.manage_own"
     TOKEN_CREATE = "token.create"
+    TWO_FACTOR_ENROL = "two_factor.enrol"
     STORAGE_MANAGE = "storage.manage"
 
 

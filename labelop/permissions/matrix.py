@@ -66,11 +66,13 @@ INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {
     Action.TOKEN_MANAGE_OWN: frozenset({Principal.USER}),
     Action.TOKEN_CREATE: frozenset({Principal.USER}),
     Action.STORAGE_MANAGE: frozenset({Principal.SITE_ADMIN}),
+    Action.TWO_FACTOR_ENROL: frozenset({Principal.USER}),
 }
 
 # Only a person in a browser session may do these: a leaked API token must not be able to
 # mint a longer-lived or wider copy of itself.
-SESSION_ONLY = frozenset({Action.TOKEN_CREATE, Action.TOKEN_SCOPE_TO_PROJECT})
+SESSION_ONLY = frozenset({Action.TOKEN_CREATE, Action.TOKEN_SCOPE_TO_PROJECT,
+                          Action.TWO_FACTOR_ENROL})
 
 # A token scoped to one project may act only inside it; of the instance actions it keeps
 # only listing and revoking the caller's own tokens.

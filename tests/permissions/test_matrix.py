@@ -88,6 +88,9 @@ def _escalated(w: World) -> int:
 
 
 TOKEN_CASES = [  # the session-only actions, tried with an API token: always refused
+    Case("accounts_totp_begin", "POST", lambda w: "/me/totp", 201, Action.TWO_FACTOR_ENROL),
+    Case("accounts_totp_confirm", "POST", lambda w: "/me/totp/confirm", 409,
+         Action.TWO_FACTOR_ENROL, body=lambda w: {"code": "123456"}),
     Case("accounts_token_create", "POST", lambda w: "/tokens", 201, Action.TOKEN_CREATE,
          body=lambda w: {"name": "minted by a token"}),
     Case("accounts_token_create", "POST", lambda w: "/tokens", 201,
@@ -113,6 +116,10 @@ CASES = [
          session=True),
     Case("accounts_token_revoke", "DELETE", lambda w: f"/tokens/{_newest_token_id()}", 204,
          Action.TOKEN_MANAGE_OWN),
+    Case("accounts_totp_begin", "POST", lambda w: "/me/totp", 201, Action.TWO_FACTOR_ENROL,
+         session=True),
+    Case("accounts_totp_confirm", "POST", lambda w: "/me/totp/confirm", 409,
+         Action.TWO_FACTOR_ENROL, body=lambda w: {"code": "123456"}, session=True),
     Case("accounts_user_list", "GET", lambda w: "/users", 200, Action.USER_MANAGE, mutates=False),
     Case("accounts_user_create", "POST", lambda w: "/users", 201, Action.USER_MANAGE,
          body=lambda w: {"username": "newcomer"}),
