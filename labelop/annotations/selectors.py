@@ -3,15 +3,15 @@ assigned tasks; anything else is a 404)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from labelop.accounts.models import User
 from labelop.annotations import shapes as shape_rules
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
 from labelop.core.errors import NotFound
 from labelop.core.pagination import Page, paginate
-from labelop.permissions import Action, Actor, require, scope
-from labelop.projects.models import Project
+from labelop.permissions import Action, Actor, remember_role, require, scope
+from labelop.projects.models import Membership, Project
 
 HISTORY_MAX = 50  # revisions per page: each is a whole annotation
 
@@ -49,13 +49,25 @@ TASK_COLUMNS = ("id", "project_id", "asset_id", "state", "assignee_id", "version
                 "asset__height", "asset__orientation", "assignee__id", "assignee__username")
 
 
-def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    task = (Task.objects.select_related("asset", "assignee").only(*TASK_COLUMNS)
-            .filter(pk=task_id).first())
+def _with_role(actor: Actor, qs: QuerySet[Task]) -> QuerySet[Task]:
+    """The caller's role in the task's project, fetched with the task (see remember_role)."""
+    role = Membership.objects.filter(project=OuterRef("project_id"),
+                                     user=actor.user).values("role")[:1]
+    return qs.annotate(caller_role=Subquery(role))
+
+
+def _found(actor: Actor, task: Task | None, action: Action) -> Task:
     if task is None:
         raise NotFound("Not found.")
+    remember_role(actor, task.project_id, task.caller_role)  # type: ignore[attr-defined]
     require(actor, action, task)
     return task
+
+
+def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
+    task = (_with_role(actor, Task.objects.select_related("asset", "assignee")
+                       .only(*TASK_COLUMNS)).filter(pk=task_id).first())
+    return _found(actor, task, action)
 
 
 def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:
@@ -74,15 +86,11 @@ def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Ta
 
 def annotation_get(*, actor: Actor, task_id: int) -> tuple[Task, Annotation | None]:
     """The task and its annotation read together: the version and the shapes always match."""
-    task = (Task.objects.select_related("asset", "assignee", "annotation",
-                                        "annotation__updated_by")
-            .only(*TASK_COLUMNS, "annotation__task_id", "annotation__shapes",
-                  "annotation__updated_at", "annotation__updated_by__id",
-                  "annotation__updated_by__username")
-            .filter(pk=task_id).first())
-    if task is None:
-        raise NotFound("Not found.")
-    require(actor, Action.TASK_VIEW, task)
+    task = _found(actor, _with_role(actor, Task.objects.select_related(
+        "asset", "assignee", "annotation", "annotation__updated_by")
+        .only(*TASK_COLUMNS, "annotation__task_id", "annotation__shapes",
+              "annotation__updated_at", "annotation__updated_by__id",
+              "annotation__updated_by__username")).filter(pk=task_id).first(), Action.TASK_VIEW)
     try:
         return task, task.annotation
     except Annotation.DoesNotExist:

@@ -7,6 +7,14 @@ query to the rows the actor may act on. The role x action matrix is data in `mat
 
 from labelop.permissions.actions import Action, Role
 from labelop.permissions.actor import Actor
-from labelop.permissions.policy import can, remember_roles, require, role_in, scope
+from labelop.permissions.policy import (
+    can,
+    remember_role,
+    remember_roles,
+    require,
+    role_in,
+    scope,
+)
 
-__all__ = ["Action", "Actor", "Role", "can", "remember_roles", "require", "role_in", "scope"]
+__all__ = ["Action", "Actor", "Role", "can", "remember_role", "remember_roles", "require",
+           "role_in", "scope"]

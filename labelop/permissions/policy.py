@@ -63,6 +63,12 @@ def remember_roles(actor: Actor, project_ids: list[int]) -> None:
         actor.roles[pk] = found.get(pk)
 
 
+def remember_role(actor: Actor, project_id: int, role: str | None) -> None:
+    """Record the actor's role in a project, read by a selector in the same query as the
+    object (one round trip fewer on the hottest reads); role_in still applies every rule."""
+    actor.roles[project_id] = role
+
+
 def _principals(actor: Actor) -> set[Principal]:
     from labelop.projects.models import Membership
 
