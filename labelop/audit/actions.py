@@ -36,5 +36,8 @@ class AuditAction(StrEnum):
     NOTE_PUBLISHED = "note.published"
     POLICY_UPDATED = "policy.updated"
     TWO_FACTOR_ENROLLED = "two_factor.enrolled"
+    EXCEPTION_REQUESTED = "exception.requested"
+    EXCEPTION_APPROVED = "exception.approved"
+    EXCEPTION_USED = "exception.used"
     PROJECT_ACTIVATED = "project.activated"
     PROJECT_ACTIVATION_REFUSED = "project.activation_refused"

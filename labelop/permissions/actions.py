@@ -41,6 +41,7 @@ class Action(StrEnum):
     POLICY_EDIT = "policy.edit"
     PRIVACY_REPORT_VIEW = "privacy.report.view"
     ACCESS_REPORT_VIEW = "access.report.view"
+    EXCEPTION_MANAGE = "exception.manage"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

@@ -42,6 +42,7 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     # Data path and readiness name the members: for those who may list them.
     Action.PRIVACY_REPORT_VIEW: frozenset({OWNER, REVIEWER}),
     Action.ACCESS_REPORT_VIEW: frozenset({OWNER}),
+    Action.EXCEPTION_MANAGE: frozenset({OWNER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.

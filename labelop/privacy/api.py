@@ -6,7 +6,7 @@ from ninja import Router, Status
 
 from labelop.core.auth import ApiRequest
 from labelop.core.errors import NotFound
-from labelop.privacy import access, datapath, notes, readiness, schemas
+from labelop.privacy import access, datapath, exceptions, notes, readiness, schemas
 from labelop.privacy.policy import policy_update
 from labelop.privacy.profiles import CONTROLS, PROFILES, policy_of
 from labelop.projects.models import Project, Sensitivity
@@ -87,3 +87,21 @@ def readiness_get(request: ApiRequest, project_id: int) -> dict:
 def access_report_get(request: ApiRequest, project_id: int) -> dict:
     project = project_get(actor=request.auth, project_id=project_id)
     return {"items": access.access_report(actor=request.auth, project=project)}
+
+
+@router.post("/projects/{project_id}/exceptions", response={201: schemas.ExceptionOut},
+             operation_id="privacy_exception_request",
+             summary="Ask for one forbidden action with a reason (owners); another approves")
+def exception_request(request: ApiRequest, project_id: int, body: schemas.ExceptionIn
+                      ) -> Status:
+    project = project_get(actor=request.auth, project_id=project_id)
+    return Status(201, schemas.ExceptionOut.of(exceptions.request_exception(
+        actor=request.auth, project=project, action=body.action, reason=body.reason)))
+
+
+@router.post("/exceptions/{exception_id}/approve", response=schemas.ExceptionOut,
+             operation_id="privacy_exception_approve",
+             summary="Approve an exception another owner asked for; single use, expires")
+def exception_approve(request: ApiRequest, exception_id: int) -> dict:
+    return schemas.ExceptionOut.of(exceptions.approve_exception(
+        actor=request.auth, exception_id=exception_id))

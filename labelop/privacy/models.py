@@ -45,3 +45,28 @@ class OperatingNote(models.Model):
 
     def answers(self) -> dict[str, str]:
         return {field: getattr(self, field) for field, _, _ in QUESTIONS}
+
+
+class PolicyException(models.Model):
+    """One action the policy forbids, asked for by an owner with a reason and approved by a
+    different owner; used once, or until it expires."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE,
+                                related_name="exceptions")
+    # What it allows, e.g. "loosen:two_factor_required=false" or "profile:standard".
+    action = models.CharField(max_length=200)
+    reason = models.TextField(max_length=2000)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "action", "id"])]
+
+    def __str__(self) -> str:
+        return f"exception {self.pk}: {self.action}"

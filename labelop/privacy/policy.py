@@ -11,6 +11,7 @@ from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid
 from labelop.permissions import Action, Actor, require
+from labelop.privacy.exceptions import action_name, use_exception
 from labelop.privacy.profiles import CONTROLS, PROFILES, policy_of, strictness
 from labelop.projects.models import Project, Sensitivity
 
@@ -26,7 +27,9 @@ def policy_update(*, actor: Actor, project: Project, sensitivity: Sensitivity | 
     require(actor, Action.POLICY_EDIT, project)
     project = Project.objects.select_for_update().get(pk=project.pk)
     before = {"sensitivity": project.sensitivity, **policy_of(project).controls()}
-    if sensitivity is not None and sensitivity.rank < Sensitivity(project.sensitivity).rank:
+    if (sensitivity is not None and sensitivity.rank < Sensitivity(project.sensitivity).rank
+            and not use_exception(actor=actor, project=project,
+                                  action=f"profile:{sensitivity.value}")):
         raise _refuse_loosening(f"Moving from {project.sensitivity} to {sensitivity.value}")
     if sensitivity is not None:
         project.sensitivity = sensitivity.value
@@ -41,7 +44,14 @@ def policy_update(*, actor: Actor, project: Project, sensitivity: Sensitivity | 
         except ValueError as exc:
             raise Invalid(str(exc), code="invalid_control_value") from None
         if asked < now:
-            raise _refuse_loosening(f"Setting {control} to {value!r}")
+            floor = PROFILES[Sensitivity(project.sensitivity)].controls()[control]
+            if asked < strictness(control, floor):
+                raise Conflict(f"{control} cannot go below what the {project.sensitivity} "
+                               "profile says; move the project to another profile (with an "
+                               "approved exception) instead.", code="below_profile")
+            if not use_exception(actor=actor, project=project,
+                                 action=action_name(control, value)):
+                raise _refuse_loosening(f"Setting {control} to {value!r}")
         wanted[control] = value
     profile = PROFILES[Sensitivity(project.sensitivity)].controls()
     # Keep only what is stricter than the profile: the rest the profile already says.

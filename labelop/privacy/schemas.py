@@ -101,3 +101,27 @@ class AccessRow(Schema):
 
 class AccessReportOut(Schema):
     items: list[AccessRow]
+
+
+class ExceptionIn(In):
+    action: str = Field(max_length=200, description="'profile:<profile>' or "
+                                                    "'loosen:<control>=<value>'")
+    reason: Text = Field(min_length=1)
+
+
+class ExceptionOut(Schema):
+    id: int
+    action: str
+    reason: str
+    requested_by: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    expires_at: datetime
+    used_at: datetime | None
+
+    @staticmethod
+    def of(e: Any) -> dict[str, Any]:
+        return {"id": e.pk, "action": e.action, "reason": e.reason,
+                "requested_by": e.requested_by.username if e.requested_by else None,
+                "approved_by": e.approved_by.username if e.approved_by else None,
+                "approved_at": e.approved_at, "expires_at": e.expires_at, "used_at": e.used_at}

@@ -69,6 +69,19 @@ def _t(w: World) -> int:
     return w.asset.task.pk  # assigned to the annotator
 
 
+def _asked(w: World) -> int:
+    """An exception another owner asked for (the caller may approve it)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labelop.privacy.models import PolicyException
+
+    return PolicyException.objects.create(project=w.project, action="profile:standard",
+                                          reason="pilot", requested_by=w.users["target"],
+                                          expires_at=timezone.now() + timedelta(days=1)).pk
+
+
 def _submitted(w: World) -> int:
     """The world's task, handed in by its annotator."""
     from labelop.annotations.models import Task, TaskState
@@ -225,6 +238,11 @@ CASES = [
          Action.PROJECT_UPDATE, mutates=False),
     Case("privacy_access_report_get", "GET", lambda w: f"{_p(w)}/access-report", 200,
          Action.ACCESS_REPORT_VIEW, mutates=False),
+    Case("privacy_exception_request", "POST", lambda w: f"{_p(w)}/exceptions", 201,
+         Action.EXCEPTION_MANAGE,
+         body=lambda w: {"action": "profile:standard", "reason": "vendor pilot"}),
+    Case("privacy_exception_approve", "POST", lambda w: f"/exceptions/{_asked(w)}/approve", 200,
+         Action.EXCEPTION_MANAGE),
 ]
 
 
