@@ -39,6 +39,8 @@ urlpatterns = [
     path("tasks/<int:task_id>", labeling.EditorView.as_view(), name="editor"),
     path("projects/<int:project_id>/review", review.ReviewQueueView.as_view(), name="review"),
     path("projects/<int:project_id>/note", privacy.NoteView.as_view(), name="note"),
+    path("projects/<int:project_id>/exceptions", privacy.ExceptionsView.as_view(),
+         name="exceptions"),
     path("projects/<int:project_id>/data-path", privacy.DataPathView.as_view(),
          name="data-path"),
     path("projects/<int:project_id>/escalations", review.EscalationsView.as_view(),

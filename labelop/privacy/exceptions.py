@@ -87,3 +87,9 @@ def use_exception(*, actor: Actor, project: Project, action: str) -> PolicyExcep
     record(actor=actor, action=AuditAction.EXCEPTION_USED, project=project,
            target=f"exception:{found.pk}", details={"action": action})
     return found
+
+
+def exception_list(*, actor: Actor, project: Project) -> list[PolicyException]:
+    require(actor, Action.EXCEPTION_MANAGE, project)
+    return list(PolicyException.objects.filter(project=project)
+                .select_related("requested_by", "approved_by").order_by("-id")[:200])

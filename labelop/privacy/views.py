@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from labelop.core.pages import PageView
 from labelop.permissions import Action, can
-from labelop.privacy import datapath, notes
+from labelop.privacy import datapath, exceptions, notes
 from labelop.privacy.models import QUESTIONS
 from labelop.projects.selectors import project_get
 
@@ -47,3 +47,30 @@ class DataPathView(PageView):
         return render(request, "privacy/data_path.html", {
             "project": project, "sections": sections,
             "markdown": datapath.as_markdown(project, sections)})
+
+
+class ExceptionsView(PageView):
+    """Owners ask for exceptions and approve each other's here."""
+
+    def return_to(self, **kwargs: Any) -> str:
+        return f"/projects/{kwargs['project_id']}/exceptions"
+
+    def get(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = project_get(actor=self.actor, project_id=project_id,
+                              action=Action.EXCEPTION_MANAGE)
+        rows = exceptions.exception_list(actor=self.actor, project=project)
+        return render(request, "privacy/exceptions.html", {
+            "project": project, "rows": rows, "me": self.actor.user.pk})
+
+    def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = project_get(actor=self.actor, project_id=project_id)
+        approve = request.POST.get("approve", "")
+        if approve.isascii() and approve.isdigit() and len(approve) < 19:
+            found = exceptions.approve_exception(actor=self.actor, exception_id=int(approve))
+            messages.success(request, f"Approved: {found.action}.")
+        else:
+            made = exceptions.request_exception(
+                actor=self.actor, project=project, action=request.POST.get("action", "")[:200],
+                reason=request.POST.get("reason", "").strip()[:2000] or "—")
+            messages.success(request, f"Asked for {made.action}; another owner must approve it.")
+        return HttpResponseRedirect(self.return_to(project_id=project_id))

@@ -80,3 +80,24 @@ def test_what_may_be_asked_and_by_whom(world: World) -> None:
         assert api_for(world.users[who]).post(
             f"/projects/{world.project.pk}/exceptions",
             {"action": "profile:standard", "reason": "x"}).status_code == status
+
+
+def test_the_exceptions_page(world: World) -> None:
+    from tests.pages.test_pages import _signed_in
+
+    _second_owner(world)
+    url = f"/projects/{world.project.pk}/exceptions"
+    owner = _signed_in("owner")
+    asked = owner.post(url, {"action": "profile:standard", "reason": "vendor pilot"},
+                       follow=True).content.decode()
+    assert "another owner must approve it" in asked
+    assert "waits for another owner" in asked
+    e = PolicyException.objects.get()
+    boss = _signed_in("boss")
+    assert f"Approve #{e.pk}" in boss.get(url).content.decode()
+    done = boss.post(url, {"approve": str(e.pk)}, follow=True).content.decode()
+    assert "Approved: profile:standard." in done
+    refused = owner.post(url, {"action": "export all", "reason": "x"}, follow=True)
+    assert "Ask for &#x27;profile:" in refused.content.decode()  # the refusal, as a message
+    assert PolicyException.objects.count() == 1
+    assert _signed_in("reviewer").get(url).status_code == 403
