@@ -1,4 +1,7 @@
-"""SQLite writers queue on a lock that wakes them at once (labelop/core/sqlite)."""
+"""SQLite writers queue on a lock that wakes them at once (labelop/core/sqlite).
+
+The backend is exercised on a database file of its own, so the test runs whatever database
+the suite itself uses."""
 
 from __future__ import annotations
 
@@ -6,53 +9,73 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from django.db import connection, connections, transaction
-
-from labelop.audit.actions import AuditAction
-from labelop.audit.models import AuditEvent
-from labelop.audit.services import record
-
-pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own locking")
+from labelop.core.sqlite.base import DatabaseWrapper
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_second_writer_waits_for_the_first_and_goes_right_after() -> None:
-    first_in = threading.Event()
+def _connection(path: Path) -> DatabaseWrapper:
+    return DatabaseWrapper({
+        "ENGINE": "labelop.core.sqlite", "NAME": str(path), "USER": "", "PASSWORD": "",
+        "HOST": "", "PORT": "", "ATOMIC_REQUESTS": False, "AUTOCOMMIT": True,
+        "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "TIME_ZONE": None, "TEST": {},
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
+                    "init_command": "PRAGMA journal_mode=WAL;"},
+    }, alias=f"writers-{threading.get_ident()}")
+
+
+def _write(path: Path, label: str, times: dict[str, float], hold: float = 0.0,
+           began: threading.Event | None = None) -> None:
+    db = _connection(path)
+    try:
+        db.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+        times[f"{label}_began"] = time.monotonic()
+        if began is not None:
+            began.set()
+        with db.cursor() as cursor:
+            cursor.execute("INSERT INTO log (who) VALUES (%s)", [label])
+        time.sleep(hold)
+        db.commit()
+        times[f"{label}_committed"] = time.monotonic()
+        db.set_autocommit(True)
+    finally:
+        db.close()
+
+
+def test_a_second_writer_waits_for_the_first_and_goes_right_after(
+        tmp_path: Path, django_db_blocker) -> None:
+    # A database of this test's own, not the suite's: pytest-django only needs to allow it.
+    with django_db_blocker.unblock():
+        _race(tmp_path / "writers.sqlite3")
+
+
+def _race(path: Path) -> None:
+    setup = _connection(path)
+    with setup.cursor() as cursor:
+        cursor.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, who TEXT)")
+    setup.close()
     times: dict[str, float] = {}
+    first_in = threading.Event()
     errors: list[BaseException] = []
 
-    def first() -> None:
+    def run(fn, *args) -> None:
         try:
-            with transaction.atomic():
-                record(actor=None, action=AuditAction.PROJECT_UPDATED, target="first")
-                first_in.set()
-                time.sleep(0.3)
-            times["first_committed"] = time.monotonic()
-        except BaseException as exc:  # collected below
+            fn(*args)
+        except BaseException as exc:  # collected below; a thread must not swallow it
             errors.append(exc)
-        finally:
-            connections.close_all()
 
-    def second() -> None:
-        try:
-            first_in.wait()
-            with transaction.atomic():
-                times["second_began"] = time.monotonic()
-                record(actor=None, action=AuditAction.PROJECT_UPDATED, target="second")
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    first = threading.Thread(target=run, args=(_write, path, "first", times, 0.3, first_in))
+    second = threading.Thread(target=run, args=(
+        lambda: (first_in.wait(), _write(path, "second", times)),))
+    first.start()
+    second.start()
+    first.join()
+    second.join()
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
     assert errors == []
-    assert times["second_began"] >= times["first_committed"] - 0.005
+    assert times["second_began"] >= times["first_committed"] - 0.005  # it queued
     assert times["second_began"] - times["first_committed"] < 1.0  # loose: CI is busy
-    assert list(AuditEvent.objects.order_by("seq").values_list("target", flat=True)) == [
-        "first", "second"]
-    assert Path(f"{connection.settings_dict['NAME']}.writelock").exists()
+    check = _connection(path)
+    with check.cursor() as cursor:
+        cursor.execute("SELECT who FROM log ORDER BY id")
+        assert [row[0] for row in cursor.fetchall()] == ["first", "second"]
+    check.close()
+    assert Path(f"{path}.writelock").exists()
