@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
-from labelop.accounts.models import User
+from labelop.accounts.selectors import user_id
 from labelop.annotations import shapes as shape_rules
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
 from labelop.core.errors import NotFound
@@ -27,8 +27,8 @@ def task_list(*, actor: Actor, project: Project, state: str | None = None,
         qs = qs.filter(assignee=None)
     elif assignee:
         # By id, not through a join on the username: the (assignee, project, ...) indexes serve.
-        user_id = User.objects.filter(username=assignee).values_list("pk", flat=True).first()
-        qs = qs.filter(assignee_id=user_id) if user_id else qs.none()
+        found = user_id(assignee)
+        qs = qs.filter(assignee_id=found) if found else qs.none()
     if label:
         qs = qs.filter(pk__in=project_label_tasks(project, label))
     if q:

@@ -225,9 +225,11 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
 
 # -- annotations -------------------------------------------------------------------------
 
-def _task_for_update(task_id: int) -> Task:
-    task = (Task.objects.select_for_update().select_related("asset", "project")
-            .filter(pk=task_id).first())
+def task_for_update(task_id: int) -> Task:
+    """The task, locked for the rest of the transaction (its row only: the assignee join is
+    nullable, which PostgreSQL cannot lock), with what the services read of it."""
+    task = (Task.objects.select_for_update(of=("self",))
+            .select_related("asset", "project", "assignee").filter(pk=task_id).first())
     if task is None:
         raise NotFound("Not found.")
     return task
@@ -254,7 +256,7 @@ def edit_event(actor: Actor, task: Task) -> Event:
 @transaction.atomic
 def annotation_save(*, actor: Actor, task_id: int, shapes: list, if_match: int) -> dict:
     """Save the task's shapes if nobody saved since version `if_match`; keep a revision."""
-    task = _task_for_update(task_id)
+    task = task_for_update(task_id)
     require(actor, Action.ANNOTATION_EDIT, task)
     event = edit_event(actor, task)
     state = after(task.state, event)
@@ -299,7 +301,7 @@ def _json(state: dict) -> dict:
 @transaction.atomic
 def task_submit(*, actor: Actor, task_id: int, version: int | None = None) -> Task:
     """Hand the work in: the annotation is locked for its annotator until review."""
-    task = _task_for_update(task_id)
+    task = task_for_update(task_id)
     require(actor, Action.TASK_SUBMIT, task)
     task.state = after(task.state, Event.SUBMIT)
     if version is not None and version != task.version:
@@ -335,7 +337,7 @@ def escalate_event(actor: Actor, task: Task) -> Event:
 @transaction.atomic
 def task_escalate(*, actor: Actor, task_id: int, reason: str, note: str = "") -> Escalation:
     """Flag a task nobody should label alone; it cannot be submitted until resolved."""
-    task = _task_for_update(task_id)
+    task = task_for_update(task_id)
     require(actor, Action.TASK_ESCALATE, task)
     reasons = task.project.escalation_reasons
     if reasons and reason not in reasons:
@@ -360,7 +362,7 @@ def escalation_resolve(*, actor: Actor, escalation_id: int, resolution: str) -> 
     escalation = (Escalation.objects.select_for_update().filter(pk=escalation_id).first())
     if escalation is None:
         raise NotFound("Not found.")
-    task = _task_for_update(escalation.task_id)
+    task = task_for_update(escalation.task_id)
     require(actor, Action.TASK_VIEW, task)  # hidden tasks stay hidden: 404 before 403
     require(actor, Action.ESCALATION_RESOLVE, task)
     if escalation.resolved_at is not None:

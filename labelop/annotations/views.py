@@ -15,7 +15,7 @@ from labelop.annotations.labels import REDACTION_METHODS
 from labelop.annotations.models import Task, TaskState
 from labelop.annotations.states import Event, allows
 from labelop.core.errors import Invalid
-from labelop.core.pages import PageView
+from labelop.core.pages import PageView, form_id
 from labelop.permissions import Action, Actor, can
 from labelop.privacy.models import QUESTIONS
 from labelop.privacy.notes import current as current_note
@@ -24,7 +24,6 @@ from labelop.projects.selectors import project_get
 from labelop.review.selectors import last_review
 
 _STATES = {s.value for s in TaskState}
-_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, below 2**63
 _FILTER_TEXT = re.compile(r"[^\x00-\x1f\x7f]{0,200}")  # what a filter box may hold
 
 
@@ -149,7 +148,7 @@ class TaskTableView(PageView):
 
     def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project = project_get(actor=self.actor, project_id=project_id)
-        ids = [int(i) for i in request.POST.getlist("task") if _ID.fullmatch(i)]
+        ids = [i for i in map(form_id, request.POST.getlist("task")) if i is not None]
         what = request.POST.get("do")
         if what == "unassign":
             if not ids:
@@ -160,12 +159,12 @@ class TaskTableView(PageView):
             people = [u for u in request.POST.getlist("annotator") if u]
             if not people:
                 raise Invalid("Choose who gets the tasks.")
-            count = request.POST.get("count", "")
+            count = form_id(request.POST.get("count"))
             if what == "assign-count":
-                if not _ID.fullmatch(count) or not 1 <= int(count) <= services.MAX_ASSIGN:
+                if count is None or not 1 <= count <= services.MAX_ASSIGN:
                     raise Invalid(f"Give a number of tasks from 1 to {services.MAX_ASSIGN}.")
                 given = services.tasks_assign(actor=self.actor, project=project,
-                                              annotators=people, count=int(count))
+                                              annotators=people, count=count)
             else:
                 if not ids:
                     raise Invalid("Tick the tasks to assign first.")

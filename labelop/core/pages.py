@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -46,6 +47,14 @@ class PageView(View):
                 messages.error(request, exc.detail)
                 return HttpResponseRedirect(self.return_to(**kwargs))
             return error_page(request, exc.status, "Not allowed", exc.detail)
+
+
+_FORM_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, below 2**63
+
+
+def form_id(value: str | None) -> int | None:
+    """A positive integer from a form field, or None for anything else (no 500 on "²")."""
+    return int(value) if value and _FORM_ID.fullmatch(value) else None
 
 
 def error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:

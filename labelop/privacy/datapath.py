@@ -9,7 +9,7 @@ from django.db.models import Count
 
 from labelop.annotations.models import Task
 from labelop.permissions import Action, Actor, Role, require
-from labelop.privacy.models import OperatingNote
+from labelop.privacy.notes import current as current_note
 from labelop.privacy.profiles import CONTROLS, PROFILES, policy_of
 from labelop.projects.models import Membership, Project, Sensitivity
 from labelop.storage.models import StorageLocation
@@ -99,7 +99,7 @@ def _rules(project: Project) -> list[str]:
                 else value.replace("_", " "))
         tightened = " (tightened by the owners)" if value != profile[name] else ""
         lines.append(f"{control.description}: {said}{tightened}.")
-    note = OperatingNote.objects.filter(project=project).order_by("-version").first()
+    note = current_note(project)
     lines.append(f"Operating note: version {note.version}." if note
                  else "Operating note: not written yet.")
     return lines

@@ -15,7 +15,7 @@ from labelop.audit.models import AuditEvent
 from labelop.audit.services import record
 from labelop.core.errors import Conflict
 from labelop.permissions import Action, Actor, Role, require
-from labelop.privacy.models import OperatingNote
+from labelop.privacy.notes import current as current_note
 from labelop.privacy.profiles import policy_of, storage_refusal
 from labelop.projects.models import Membership, Project, Status
 from labelop.storage.services import default_location
@@ -53,7 +53,7 @@ def checks(project: Project) -> list[Check]:
 
 
 def _note(project: Project, required: bool) -> Check:
-    note = OperatingNote.objects.filter(project=project).order_by("-version").first()
+    note = current_note(project)
     if note is None:
         return _check("operating_note", False, "", "There is no operating note yet."
                       + ("" if required else " The profile recommends one."), severe=required)

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from labelop.core.pages import PageView
+from labelop.core.pages import PageView, form_id
 from labelop.permissions import Action, can
 from labelop.privacy import datapath, exceptions, notes
 from labelop.privacy.models import QUESTIONS
@@ -30,12 +30,10 @@ class NoteView(PageView):
 
     def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project = project_get(actor=self.actor, project_id=project_id)
-        based_on = request.POST.get("based_on", "")
         note = notes.note_publish(
             actor=self.actor, project=project,
             answers={f: request.POST.get(f, "")[:5000] for f, _, _ in QUESTIONS},
-            based_on=int(based_on) if based_on.isascii() and based_on.isdigit()
-            and len(based_on) < 10 else None)
+            based_on=form_id(request.POST.get("based_on")))
         messages.success(request, f"Version {note.version} of the note is published.")
         return HttpResponseRedirect(self.return_to(project_id=project_id))
 
@@ -64,9 +62,9 @@ class ExceptionsView(PageView):
 
     def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project = project_get(actor=self.actor, project_id=project_id)
-        approve = request.POST.get("approve", "")
-        if approve.isascii() and approve.isdigit() and len(approve) < 19:
-            found = exceptions.approve_exception(actor=self.actor, exception_id=int(approve))
+        approve = form_id(request.POST.get("approve"))
+        if approve is not None:
+            found = exceptions.approve_exception(actor=self.actor, exception_id=approve)
             messages.success(request, f"Approved: {found.action}.")
         else:
             made = exceptions.request_exception(

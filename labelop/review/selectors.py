@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from labelop.accounts.models import User
+from labelop.accounts.selectors import user_id
 from labelop.annotations.models import Escalation, Task, TaskLabel, TaskState
 from labelop.core.pagination import Page, paginate
 from labelop.permissions import Action, Actor, require
@@ -23,8 +23,8 @@ def review_queue(*, actor: Actor, project: Project, annotator: str | None = None
     require(actor, Action.REVIEW_QUEUE_VIEW, project)
     qs = Task.objects.filter(project=project, state=TaskState.SUBMITTED)
     if annotator:
-        user_id = User.objects.filter(username=annotator).values_list("pk", flat=True).first()
-        qs = qs.filter(assignee_id=user_id) if user_id else qs.none()
+        found = user_id(annotator)
+        qs = qs.filter(assignee_id=found) if found else qs.none()
     if label:
         qs = qs.filter(pk__in=TaskLabel.objects.filter(project=project, label=label)
                        .values("task_id"))

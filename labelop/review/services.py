@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from labelop.annotations.models import Task
+from labelop.annotations.services import task_for_update
 from labelop.annotations.states import Event, after
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core.errors import Conflict, Invalid, NotFound
+from labelop.core.errors import Conflict, Invalid
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.profiles import PROFILES, policy_of
 from labelop.projects.models import Project, Sensitivity
@@ -23,10 +23,7 @@ def review(*, actor: Actor, task_id: int, decision: Decision, comment: str = "",
            ) -> ReviewDecision:
     """Accept a submitted task, or send it back to its annotator with a comment. Accepting
     needs every redaction rule of the project confirmed."""
-    task = (Task.objects.select_for_update(of=("self",)).select_related("project", "assignee")
-            .filter(pk=task_id).first())
-    if task is None:
-        raise NotFound("Not found.")
+    task = task_for_update(task_id)
     require(actor, Action.TASK_VIEW, task)  # hidden tasks stay hidden: 404 before 403
     require(actor, Action.TASK_REVIEW, task)
     state = after(task.state, Event.ACCEPT if decision == Decision.ACCEPT else Event.REJECT)

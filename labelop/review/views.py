@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from labelop.annotations import services as labeling
 from labelop.core.errors import Invalid
-from labelop.core.pages import PageView
+from labelop.core.pages import PageView, form_id
 from labelop.permissions import Action
 from labelop.projects.models import Membership
 from labelop.projects.selectors import project_get
@@ -48,13 +48,13 @@ class EscalationsView(PageView):
 
     def post(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project_get(actor=self.actor, project_id=project_id)
-        escalation = request.POST.get("escalation", "")
+        escalation = form_id(request.POST.get("escalation"))
         resolution = request.POST.get("resolution", "").strip()
-        if not escalation.isascii() or not escalation.isdigit() or len(escalation) > 18:
+        if escalation is None:
             raise Invalid("Choose an escalation.")
         if not resolution:
             raise Invalid("Write down the decision.")
-        labeling.escalation_resolve(actor=self.actor, escalation_id=int(escalation),
+        labeling.escalation_resolve(actor=self.actor, escalation_id=escalation,
                                     resolution=resolution[:2000])
         messages.success(request, "Resolved: the task is back where it was.")
         return HttpResponseRedirect(self.return_to(project_id=project_id))
