@@ -206,9 +206,12 @@ def token_authenticate(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if it is unknown, expired or revoked."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=_digest(raw)).first()
+    try:  # .get, not .first: no ORDER BY to compile on every API request
+        token = ApiToken.objects.select_related("user").get(digest=_digest(raw))
+    except ApiToken.DoesNotExist:
+        return None
     now = timezone.now()
-    if token is None or not token.is_usable(now) or not token.user.is_active:
+    if not token.is_usable(now) or not token.user.is_active:
         return None
     if token.last_used_at is None or now - token.last_used_at > _TOKEN_TOUCH_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

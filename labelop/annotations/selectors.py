@@ -65,9 +65,9 @@ def _found(actor: Actor, task: Task | None, action: Action) -> Task:
 
 
 def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    task = (_with_role(actor, Task.objects.select_related("asset", "assignee")
-                       .only(*TASK_COLUMNS)).filter(pk=task_id).first())
-    return _found(actor, task, action)
+    tasks = _with_role(actor, Task.objects.select_related("asset", "assignee")
+                       .only(*TASK_COLUMNS)).filter(pk=task_id)
+    return _found(actor, next(iter(tasks), None), action)  # not .first(): no ORDER BY
 
 
 def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:

@@ -107,7 +107,10 @@ def _database(url: str | None) -> dict:
                 ),
             },
         }
-    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    # No health check (`SELECT 1`) before each request's first query: it was a third of the
+    # round trips of a task read. A connection the server dropped fails one request with a
+    # 503 (core/api.py) and Django discards it when that request ends.
+    config = dj_database_url.parse(url, conn_max_age=60)
     if config["ENGINE"] != "django.db.backends.postgresql":
         from labelop.config.env import ConfigError
 

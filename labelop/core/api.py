@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -59,6 +60,19 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return problem(413, "body_too_large", "The request body is larger than this server accepts.")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A connection the database dropped (restart, failover), or a database refusing work:
+    # nothing was written (the transaction rolled back); the server replaces the connection
+    # at the end of this request, so the client's retry normally succeeds.
+    logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    response = problem(503, "database_unavailable",
+                       "The database did not answer; nothing was changed. Retry shortly.")
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(Exception)
