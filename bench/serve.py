@@ -46,7 +46,7 @@ def jpeg(size, quality, seed):
     return out.getvalue()
 
 user, _ = user_create(actor=None, username="bench", password="a long bench password 1")
-actor = Actor(user=user)
+actor = Actor(user=user, second_factor=True)  # as signed in with TOTP: restricted needs it
 project = project_create(actor=actor, name="bench", sensitivity=Sensitivity.RESTRICTED)
 location = project_location(project)
 big = [ingest(project=project, location=location, data=jpeg((1100, 800), 97, i), name=f"b{i}.jpg",

@@ -129,8 +129,10 @@ class World:
     import_root: object = None
     tasks: list = field(default_factory=list)
 
-    def actor(self, who: str) -> Actor:
-        return Actor(user=self.users[who])
+    def actor(self, who: str, *, second_factor: bool = True) -> Actor:
+        """The person acting as if signed in with their second factor (the world's project
+        is `restricted`, which requires one), unless the test says otherwise."""
+        return Actor(user=self.users[who], second_factor=second_factor)
 
 
 WHO = ("owner", "reviewer", "annotator", "outsider", "site_admin")
@@ -214,18 +216,43 @@ class Api:
         return self.call("DELETE", path, **kw)
 
 
-def api_for(user: User | None, project: Project | None = None) -> Api:
+def _recovery_device(user: User):
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    return StaticDevice.objects.get_or_create(user=user, name="recovery codes")[0]
+
+
+def recovery_code(user: User) -> str:
+    """A fresh single-use recovery code for `user`: a real second factor at sign-in."""
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    code = StaticToken.random_token()
+    _recovery_device(user).token_set.create(token=code)
+    return code
+
+
+def api_for(user: User | None, project: Project | None = None, *,
+            second_factor: bool = True) -> Api:
+    """A token client; the token made in a session signed in with a second factor unless
+    `second_factor=False`."""
     if user is None:
         return Api()
-    _, raw = token_create(actor=Actor(user=user), name="test",
+    _, raw = token_create(actor=Actor(user=user, second_factor=second_factor), name="test",
                           project_id=project.pk if project else None)
     return Api(raw)
 
 
-def session_api(user: User) -> Api:
-    """A browser-like client: session cookie, CSRF enforced and sent."""
+def session_api(user: User, *, second_factor: bool = True) -> Api:
+    """A browser-like client: session cookie, CSRF enforced and sent; signed in with a
+    confirmed authenticator (as django-otp marks a session) unless `second_factor=False`."""
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
+    if second_factor:
+        from django_otp import DEVICE_ID_SESSION_KEY
+
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = _recovery_device(user).persistent_id
+        session.save()
     csrf = client.get("/api/v1/auth/csrf").json()["csrf_token"]
     return Api(client=client, headers={"X-CSRFToken": csrf})
 

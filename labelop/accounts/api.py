@@ -27,7 +27,7 @@ def login(request: ApiRequest, body: schemas.LoginIn) -> object:
         raise Forbidden("CSRF verification failed: GET /api/v1/auth/csrf first and send the "
                         "X-CSRFToken header.", code="csrf_failed")
     user = services.session_login(request=request, username=body.username,
-                                  password=body.password)
+                                  password=body.password, otp=body.otp)
     return _me(user, None)
 
 
@@ -70,7 +70,8 @@ def totp_begin(request: ApiRequest) -> Status:
                 operation_id="accounts_totp_confirm",
                 summary="Confirm it with a code from the app; answers recovery codes once")
 def totp_confirm(request: ApiRequest, body: schemas.TotpConfirmIn) -> dict:
-    return {"recovery_codes": services.totp_confirm(actor=request.auth, code=body.code)}
+    return {"recovery_codes": services.totp_confirm(actor=request.auth, code=body.code,
+                                                        request=request)}
 
 
 @tokens_router.get("", response=schemas.TokenPage, operation_id="accounts_token_list",

@@ -4,6 +4,7 @@ from django import forms
 class LoginForm(forms.Form):
     username = forms.CharField(max_length=150)
     password = forms.CharField(max_length=1024, widget=forms.PasswordInput)
+    otp = forms.CharField(max_length=32, required=False)
 
 
 class PasswordChangeForm(forms.Form):

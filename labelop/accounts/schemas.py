@@ -19,6 +19,9 @@ class LoginIn(In):
     username: Annotated[str, StringConstraints(min_length=1, max_length=150,
                                                pattern=r"^[^\x00-\x1f\x7f]+$")]
     password: Password
+    # The authenticator app's code or a recovery code; required once a second factor is
+    # enrolled.
+    otp: Annotated[str, StringConstraints(max_length=32)] = ""
 
 
 class MeOut(Schema):

@@ -6,7 +6,9 @@ import base64
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
+import django_otp
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, password_validation
@@ -48,8 +50,11 @@ def _login_target(username: str) -> str:
     return f"user:unknown#{hashlib.sha256(username.encode()).hexdigest()[:12]}"
 
 
-def session_login(*, request: HttpRequest, username: str, password: str) -> User:
-    """Check credentials (throttled by django-axes) and start a browser session.
+def session_login(*, request: HttpRequest, username: str, password: str, otp: str = ""
+                  ) -> User:
+    """Check credentials (throttled by django-axes) and, for an account with a second factor,
+    the code from its authenticator app or one recovery code (throttled by django-otp); then
+    start a browser session, marked as signed in with the second factor.
 
     Failures are recorded and committed before the error is raised: a refused login must
     leave its trace even though the request fails.
@@ -64,10 +69,24 @@ def session_login(*, request: HttpRequest, username: str, password: str) -> User
     if not isinstance(user, User):
         record(actor=None, action=AuditAction.AUTH_LOGIN_FAILED, target=_login_target(username))
         raise NotAuthenticated("Wrong username or password.", code="login_failed")
+    device = None
+    if django_otp.user_has_device(user):
+        device = django_otp.match_token(user, otp.replace(" ", "")) if otp else None
+        if device is None:
+            if otp:
+                record(actor=None, action=AuditAction.AUTH_LOGIN_FAILED,
+                       target=_login_target(username), details={"reason": "second factor"})
+                raise NotAuthenticated("That code is wrong, expired or already used.",
+                                       code="otp_wrong")
+            raise NotAuthenticated("This account signs in with a second factor: enter the code "
+                                   "your authenticator app shows, or one recovery code.",
+                                   code="otp_required")
     with transaction.atomic():
         login(request, user)
+        if device is not None:
+            django_otp.login(request, device)
         record(actor=user, action=AuditAction.AUTH_LOGGED_IN, target=f"user:{user.username}",
-               details={"method": "password"})
+               details={"method": "password+totp" if device else "password"})
     return user
 
 
@@ -180,6 +199,7 @@ def token_create(*, actor: Actor, name: str, project_id: int | None = None,
     token = ApiToken.objects.create(
         user=actor.user, name=name, prefix=raw[: len(TOKEN_PREFIX) + 6], digest=_digest(raw),
         project=project, created_at=now, expires_at=now + timedelta(days=days),
+        second_factor=actor.second_factor,
     )
     record(actor=actor, action=AuditAction.TOKEN_CREATED, project=project,
            target=f"token:{token.pk}", details={"name": name, "expires_in_days": days})
@@ -215,7 +235,7 @@ def token_authenticate(raw: str) -> Actor | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > _TOKEN_TOUCH_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return Actor(user=token.user, token=token)
+    return Actor(user=token.user, token=token, second_factor=token.second_factor)
 
 
 # -- second factor (TOTP) --------------------------------------------------------------------
@@ -235,13 +255,18 @@ def totp_begin(*, actor: Actor) -> tuple[str, str]:
     TOTPDevice.objects.filter(user=actor.user, confirmed=False).delete()
     device = TOTPDevice.objects.create(user=actor.user, name="authenticator app",
                                        confirmed=False)
-    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
-    return secret, device.config_url
+    return totp_secret(device), device.config_url
+
+
+def totp_secret(device: Any) -> str:
+    """The secret as people type it into an app that cannot scan (base32, no padding)."""
+    return base64.b32encode(device.bin_key).decode().rstrip("=")
 
 
 @transaction.atomic
-def totp_confirm(*, actor: Actor, code: str) -> list[str]:
-    """Confirm the authenticator with one of its codes; answer recovery codes, shown once."""
+def totp_confirm(*, actor: Actor, code: str, request: HttpRequest | None = None) -> list[str]:
+    """Confirm the authenticator with one of its codes; answer recovery codes, shown once.
+    The browser session that confirmed it counts as signed in with the second factor."""
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -261,4 +286,6 @@ def totp_confirm(*, actor: Actor, code: str) -> list[str]:
     StaticToken.objects.bulk_create(StaticToken(device=recovery, token=c) for c in codes)
     record(actor=actor, action=AuditAction.TWO_FACTOR_ENROLLED, target=f"user:{actor.name}",
            details={"recovery_codes": len(codes)})
+    if request is not None:
+        django_otp.login(request, device)
     return codes

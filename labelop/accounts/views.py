@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views import View
 
 from labelop.accounts import forms, selectors, services
+from labelop.core.auth import session_actor
 from labelop.core.errors import DomainError
 from labelop.core.pages import PageView, form_errors
 from labelop.permissions import Action, can
@@ -98,6 +101,34 @@ class TokenListView(PageView):
         return self._page(request, new_token=raw)
 
 
+class TwoFactorView(PageView):
+    """Enrol an authenticator app: start, scan the QR code (or type the secret), confirm with
+    a code, keep the recovery codes (shown in that answer only)."""
+
+    def _page(self, request: HttpRequest, recovery_codes: list[str] | None = None
+              ) -> HttpResponse:
+        status = selectors.two_factor(actor=self.actor)
+        qr = (segno.make(status.pending_uri, error="m").svg_inline(scale=5, border=2)
+              if status.pending_uri else None)
+        return render(request, "accounts/two_factor.html", {
+            "status": status, "qr": mark_safe(qr) if qr else None,  # noqa: S308 (our own SVG)
+            "recovery_codes": recovery_codes})
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._page(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if request.POST.get("step") == "begin":
+            services.totp_begin(actor=self.actor)
+            return redirect("two-factor")
+        codes = services.totp_confirm(actor=self.actor, code=request.POST.get("code", "")[:32],
+                                      request=request)
+        messages.success(request, "Two-factor authentication is on; this session is signed in "
+                                  "with it.")
+        self.actor.second_factor = True
+        return self._page(request, recovery_codes=codes)
+
+
 class TokenRevokeView(PageView):
     def return_to(self, **kwargs: Any) -> str:
         return "/tokens"
@@ -142,11 +173,9 @@ class UserActiveView(PageView):
 
 def nav_context(request: HttpRequest) -> dict:
     """What the navigation shows; decided by the policy, not by the template."""
-    from labelop.permissions import Actor
-
     user = request.user
     if not user.is_authenticated:
         return {}
-    actor = Actor(user=user)  # type: ignore[arg-type]
+    actor = session_actor(request)
     return {"nav_users": can(actor, Action.USER_MANAGE),
             "nav_storage": can(actor, Action.STORAGE_MANAGE)}

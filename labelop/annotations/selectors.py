@@ -3,7 +3,7 @@ assigned tasks; anything else is a 404)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 
 from labelop.accounts.selectors import user_id
 from labelop.annotations import shapes as shape_rules
@@ -50,16 +50,19 @@ TASK_COLUMNS = ("id", "project_id", "asset_id", "state", "assignee_id", "version
 
 
 def _with_role(actor: Actor, qs: QuerySet[Task]) -> QuerySet[Task]:
-    """The caller's role in the task's project, fetched with the task (see remember_role)."""
+    """The caller's role in the task's project and what its policy needs, fetched with the
+    task (see remember_role)."""
     role = Membership.objects.filter(project=OuterRef("project_id"),
                                      user=actor.user).values("role")[:1]
-    return qs.annotate(caller_role=Subquery(role))
+    return qs.annotate(caller_role=Subquery(role), project_sensitivity=F("project__sensitivity"),
+                       project_policy=F("project__policy"))
 
 
 def _found(actor: Actor, task: Task | None, action: Action) -> Task:
     if task is None:
         raise NotFound("Not found.")
-    remember_role(actor, task.project_id, task.caller_role)  # type: ignore[attr-defined]
+    remember_role(actor, task.project_id, task.caller_role,  # type: ignore[attr-defined]
+                  task.project_sensitivity, task.project_policy)  # type: ignore[attr-defined]
     require(actor, action, task)
     return task
 
@@ -73,9 +76,8 @@ def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -
 def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:
     """The caller's next task to work on: rework first, then assigned, oldest first; `after`
     skips past the task they are on (wrapping around to the start)."""
-    require(actor, Action.PROJECT_VIEW, project)
-    mine = (Task.objects.filter(project=project, assignee=actor.user)
-            .select_related("asset", "assignee"))
+    mine = (scope(actor, Action.TASK_VIEW, Task.objects.filter(assignee=actor.user),
+                  project=project).select_related("asset", "assignee"))
     for state in (TaskState.REJECTED, TaskState.ASSIGNED):
         in_state = mine.filter(state=state).exclude(pk=after or 0).order_by("pk")
         task = in_state.filter(pk__gt=after or 0).first() or in_state.first()
@@ -130,9 +132,8 @@ def progress(*, actor: Actor, project: Project) -> list[dict]:
 
 def my_counts(*, actor: Actor, project: Project) -> dict[str, int]:
     """The caller's own tasks by state (the annotator's queue header)."""
-    require(actor, Action.PROJECT_VIEW, project)
-    rows = (Task.objects.filter(project=project, assignee=actor.user).values("state")
-            .annotate(n=Count("id")))
+    rows = (scope(actor, Action.TASK_VIEW, Task.objects.filter(assignee=actor.user),
+                  project=project).values("state").annotate(n=Count("id")))
     counts = {s.value: 0 for s in TaskState}
     counts.update({r["state"]: r["n"] for r in rows})
     return counts

@@ -15,6 +15,13 @@ PASSWORD_CHANGE_REQUIRED = (
 )
 
 
+def session_actor(request: HttpRequest) -> Actor:
+    """The signed-in person of a browser session; `second_factor` when the session was
+    signed in with one (django-otp's middleware puts is_verified on the user)."""
+    user = request.user
+    return Actor(user=user, second_factor=user.is_verified())  # type: ignore[arg-type,union-attr]
+
+
 def _checked(actor: Actor, allow_pending_password: bool) -> Actor:
     if actor.user.must_change_password and not allow_pending_password:
         raise Forbidden(PASSWORD_CHANGE_REQUIRED, code="password_change_required")
@@ -46,7 +53,7 @@ class SessionAuth(APIKeyCookie):
         user = request.user
         if not user.is_authenticated or not user.is_active:
             return None
-        return _checked(Actor(user=user), self.allow_pending_password)  # type: ignore[arg-type]
+        return _checked(session_actor(request), self.allow_pending_password)
 
 
 class ApiRequest(HttpRequest):

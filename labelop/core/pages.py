@@ -13,8 +13,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views import View
 
+from labelop.core.auth import session_actor
 from labelop.core.errors import DomainError, NotFound
-from labelop.permissions import Actor
 
 
 class PageView(View):
@@ -36,7 +36,7 @@ class PageView(View):
             return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")
         if user.must_change_password and not self.allow_pending_password:  # type: ignore[union-attr]
             return redirect("/password")
-        self.actor = Actor(user=user)  # type: ignore[arg-type]
+        self.actor = session_actor(request)
         try:
             return super().dispatch(request, *args, **kwargs)
         except NotFound:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("logout", accounts.LogoutView.as_view(), name="logout"),
     path("password", accounts.PasswordChangeView.as_view(), name="password"),
     path("tokens", accounts.TokenListView.as_view(), name="tokens"),
+    path("two-factor", accounts.TwoFactorView.as_view(), name="two-factor"),
     path("tokens/<int:token_id>/revoke", accounts.TokenRevokeView.as_view(), name="token-revoke"),
     path("users", accounts.UserListView.as_view(), name="users"),
     path("users/<str:username>/active", accounts.UserActiveView.as_view(), name="user-active"),

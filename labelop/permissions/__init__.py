@@ -9,6 +9,7 @@ from labelop.permissions.actions import Action, Role
 from labelop.permissions.actor import Actor
 from labelop.permissions.policy import (
     can,
+    lacks_second_factor,
     remember_role,
     remember_roles,
     require,
@@ -16,5 +17,5 @@ from labelop.permissions.policy import (
     scope,
 )
 
-__all__ = ["Action", "Actor", "Role", "can", "remember_role", "remember_roles", "require",
-           "role_in", "scope"]
+__all__ = ["Action", "Actor", "Role", "can", "lacks_second_factor", "remember_role",
+           "remember_roles", "require", "role_in", "scope"]

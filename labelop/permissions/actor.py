@@ -13,8 +13,12 @@ if TYPE_CHECKING:
 class Actor:
     user: User
     token: ApiToken | None = None
+    # Whether this session or token was opened with a second factor (TOTP or recovery code).
+    second_factor: bool = False
     # Memo of (project id -> role or None) for this request; the policy fills it.
     roles: dict[int, str | None] = field(default_factory=dict, repr=False)
+    # Projects (among those in `roles`) whose policy requires a second factor.
+    second_factor_projects: set[int] = field(default_factory=set, repr=False)
 
     @property
     def scoped_project_id(self) -> int | None:

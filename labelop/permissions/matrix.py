@@ -78,3 +78,10 @@ SESSION_ONLY = frozenset({Action.TOKEN_CREATE, Action.TOKEN_SCOPE_TO_PROJECT,
 # A token scoped to one project may act only inside it; of the instance actions it keeps
 # only listing and revoking the caller's own tokens.
 SCOPED_TOKEN_INSTANCE_ACTIONS = frozenset({Action.TOKEN_MANAGE_OWN})
+
+# In a project whose policy requires a second factor, what a member without one may still do:
+# see the project, why it is not ready and its operating note (owners: write it), so that
+# setting up starts before enrolment. Everything near the images or the people needs the
+# second factor; the policy answers 403 two_factor_required.
+BEFORE_SECOND_FACTOR = frozenset({Action.PROJECT_VIEW, Action.NOTE_EDIT,
+                                  Action.PRIVACY_REPORT_VIEW})

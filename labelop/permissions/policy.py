@@ -11,6 +11,7 @@ from labelop.permissions.actions import Action, Principal, Role
 from labelop.permissions.actor import Actor
 from labelop.permissions.matrix import (
     ASSIGNED_ONLY,
+    BEFORE_SECOND_FACTOR,
     INSTANCE_MATRIX,
     NOT_ON_OWN_TASK,
     PROJECT_MATRIX,
@@ -19,6 +20,10 @@ from labelop.permissions.matrix import (
 )
 
 M = TypeVar("M", bound=Model)
+SECOND_FACTOR_MISSING = (
+    "This project requires two-factor authentication. Enrol an authenticator app on the page "
+    "/two-factor (or POST /api/v1/me/totp), then sign in again with its code; API tokens for "
+    "this project must be created from a session signed in that way.")
 # How each model reaches the assignee of its task, for ASSIGNED_ONLY narrowing in scope().
 _ASSIGNEE_PATH = {"Asset": "task__assignee", "Task": "assignee"}
 
@@ -41,11 +46,9 @@ def role_in(actor: Actor, project_id: int) -> Role | None:
     if actor.scoped_project_id is not None and actor.scoped_project_id != project_id:
         return None
     if project_id not in actor.roles:
-        actor.roles[project_id] = (
-            Membership.objects.filter(project_id=project_id, user=actor.user)
-            .values_list("role", flat=True)
-            .first()
-        )
+        found = (Membership.objects.filter(project_id=project_id, user=actor.user)
+                 .values_list("role", "project__sensitivity", "project__policy").first())
+        remember_role(actor, project_id, *(found or (None, None, None)))
     role = actor.roles[project_id]
     return Role(role) if role else None
 
@@ -57,16 +60,24 @@ def remember_roles(actor: Actor, project_ids: list[int]) -> None:
     missing = [pk for pk in project_ids if pk not in actor.roles]
     if not missing:
         return
-    found = dict(Membership.objects.filter(user=actor.user, project_id__in=missing)
-                 .values_list("project_id", "role"))
+    found = {pk: rest for pk, *rest in Membership.objects.filter(
+        user=actor.user, project_id__in=missing).values_list(
+        "project_id", "role", "project__sensitivity", "project__policy")}
     for pk in missing:
-        actor.roles[pk] = found.get(pk)
+        remember_role(actor, pk, *found.get(pk, (None, None, None)))
 
 
-def remember_role(actor: Actor, project_id: int, role: str | None) -> None:
-    """Record the actor's role in a project, read by a selector in the same query as the
-    object (one round trip fewer on the hottest reads); role_in still applies every rule."""
+def remember_role(actor: Actor, project_id: int, role: str | None,
+                  sensitivity: str | None = None, policy: dict | None = None) -> None:
+    """Record the actor's role in a project and whether the project's policy requires a
+    second factor, read by a selector in the same query as the object (one round trip fewer
+    on the hottest reads); role_in still applies every rule."""
+    from labelop.privacy.profiles import second_factor_required
+
     actor.roles[project_id] = role
+    if role is not None and sensitivity is not None and second_factor_required(sensitivity,
+                                                                               policy):
+        actor.second_factor_projects.add(project_id)
 
 
 def _principals(actor: Actor) -> set[Principal]:
@@ -88,6 +99,26 @@ def _principals(actor: Actor) -> set[Principal]:
 
 def can(actor: Actor | None, action: Action, obj: Any = None) -> bool:
     """Whether the actor may perform `action` (on `obj`, for project-scoped actions)."""
+    return _permitted(actor, action, obj) and not _second_factor_missing(actor, action, obj)
+
+
+def _second_factor_missing(actor: Actor | None, action: Action, obj: Any) -> bool:
+    """Whether the project's policy requires a second factor this session or token lacks
+    (known once role_in has looked the actor's membership up)."""
+    if actor is None or actor.second_factor or action in BEFORE_SECOND_FACTOR:
+        return False
+    return action not in INSTANCE_MATRIX and _project_id_of(obj) in actor.second_factor_projects
+
+
+def lacks_second_factor(actor: Actor, project: Any) -> bool:
+    """Whether the project requires a second factor this member's session or token lacks
+    (pages say so up front instead of failing section by section)."""
+    return role_in(actor, project.pk) is not None and _second_factor_missing(
+        actor, Action.TASK_VIEW, project)
+
+
+def _permitted(actor: Actor | None, action: Action, obj: Any) -> bool:
+    """`can`, before the second-factor rule."""
     if actor is None:
         return False
     if actor.token is not None and action in SESSION_ONLY:
@@ -124,6 +155,8 @@ def require(actor: Actor | None, action: Action, obj: Any = None) -> None:
     """Raise unless `can`: NotFound when the object is hidden from the actor, else Forbidden."""
     if can(actor, action, obj):
         return
+    if _permitted(actor, action, obj):
+        raise Forbidden(SECOND_FACTOR_MISSING, code="two_factor_required")
     if actor is not None and actor.token is not None and action in SESSION_ONLY:
         raise Forbidden(f"{action.value} needs a browser session, not an API token.",
                         code="session_required")
@@ -161,6 +194,8 @@ def scope(actor: Actor | None, action: Action, qs: QuerySet[M], *, project: Any 
         role = role_in(actor, project.pk)
         if role is None or role not in roles:
             return qs.none()
+        if _second_factor_missing(actor, action, project):
+            raise Forbidden(SECOND_FACTOR_MISSING, code="two_factor_required")
         qs = qs.filter(project_id=project.pk)
         if role in ASSIGNED_ONLY.get(action, ()):
             return qs.filter(**{_ASSIGNEE_PATH[qs.model.__name__]: actor.user})
@@ -168,6 +203,12 @@ def scope(actor: Actor | None, action: Action, qs: QuerySet[M], *, project: Any 
     memberships = Membership.objects.filter(user=actor.user, role__in=roles)
     if actor.scoped_project_id is not None:
         memberships = memberships.filter(project_id=actor.scoped_project_id)
+    if not (actor.second_factor or action in BEFORE_SECOND_FACTOR or qs.model is Project):
+        from labelop.privacy.profiles import second_factor_projects
+
+        # Lists spanning projects leave out those needing a factor this caller lacks; the
+        # project list keeps them, so people learn why they cannot open one.
+        memberships = memberships.exclude(second_factor_projects("project__"))
     project_ids = memberships.values("project_id")
     if qs.model is Project:
         return qs.filter(pk__in=project_ids)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from django.db.models import Q
+
 from labelop.projects.models import Project, Sensitivity
 from labelop.storage.models import Encryption, StorageLocation
 
@@ -104,6 +106,20 @@ def policy_of(project: Project) -> Profile:
     if project.review_required and not values["review_required"]:
         values["review_required"] = True  # the standard profile's setting, switched on
     return replace(profile, **values)
+
+
+def second_factor_required(sensitivity: str, policy: dict | None) -> bool:
+    """Whether a project with this profile and these tightenings requires a second factor
+    (policy_of's answer, from the two columns alone: the policy module reads them joined)."""
+    return (PROFILES[Sensitivity(sensitivity)].two_factor_required
+            or (policy or {}).get("two_factor_required") is True)
+
+
+def second_factor_projects(prefix: str = "") -> Q:
+    """The same rule as a filter on projects (`prefix` reaches the project from a model)."""
+    strict = [name for name, p in PROFILES.items() if p.two_factor_required]
+    return (Q(**{f"{prefix}sensitivity__in": strict})
+            | Q(**{f"{prefix}policy__two_factor_required": True}))
 
 
 def storage_refusal(project: Project, location: StorageLocation) -> str | None:

@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from labelop.assets.selectors import asset_list
 from labelop.core.pages import PageView, post_and_redirect
-from labelop.permissions import Action, Actor, Role, can, role_in
+from labelop.permissions import Action, Actor, Role, can, lacks_second_factor, role_in
 from labelop.privacy.access import access_report
 from labelop.privacy.notes import current as current_note
 from labelop.privacy.readiness import activate
@@ -45,6 +45,7 @@ class ProjectListView(PageView):
 class ProjectDetailView(PageView):
     def get(self, request: HttpRequest, project_id: int) -> HttpResponse:
         project = selectors.project_get(actor=self.actor, project_id=project_id)
+        locked = lacks_second_factor(self.actor, project)
         can_list = can(self.actor, Action.MEMBER_LIST, project)
         members = (selectors.member_list(actor=self.actor, project=project, limit=500).items
                    if can_list else [])
@@ -67,8 +68,9 @@ class ProjectDetailView(PageView):
                        if can(self.actor, Action.ACCESS_REPORT_VIEW, project) else None),
             "can_edit_note": can(self.actor, Action.NOTE_EDIT, project),
             "add_form": forms.MemberAddForm(),
-            "images": asset_list(actor=self.actor, project=project,
-                                 cursor=request.GET.get("cursor")),
+            "lacks_second_factor": locked,
+            "images": None if locked else asset_list(actor=self.actor, project=project,
+                                                     cursor=request.GET.get("cursor")),
             "can_upload": can(self.actor, Action.IMAGE_UPLOAD, project),
             "storage": (storage_report(actor=self.actor, project=project)
                         if can(self.actor, Action.STORAGE_REPORT_VIEW, project) else None),

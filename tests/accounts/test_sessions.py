@@ -8,6 +8,7 @@ from django.test import Client
 from labelop.accounts.models import User
 from labelop.accounts.services import bootstrap_site_admin
 from labelop.audit.models import AuditEvent
+from labelop.projects.models import Sensitivity
 from tests.conftest import PASSWORD, World, api_for, make_user
 
 
@@ -47,6 +48,8 @@ def test_login_without_csrf_token_is_refused(world: World) -> None:
 
 
 def test_session_post_without_csrf_gets_403_and_changes_nothing(world: World) -> None:
+    world.project.sensitivity = Sensitivity.STANDARD  # a password alone may act here
+    world.project.save()
     client, csrf = _csrf_client()
     _login(client, csrf, "owner", PASSWORD)
     events = AuditEvent.objects.count()

@@ -51,7 +51,8 @@ def test_owners_assigning_by_count_at_once_never_double_assign(data_dir) -> None
     tasks = make_tasks(world.project, 50)
 
     def assign(owner) -> Callable[[], object]:
-        return lambda: tasks_assign(actor=Actor(user=owner), project=world.project,
+        return lambda: tasks_assign(actor=Actor(user=owner, second_factor=True),
+                                    project=world.project,
                                     annotators=["annotator", "target"], count=20)
 
     results, errors = _race([assign(o) for o in owners])
@@ -72,7 +73,7 @@ def test_two_saves_of_the_same_version_one_wins(data_dir) -> None:
 
     def save(who: str, x: float) -> Callable[[], object]:
         shape = BBox(type="bbox", label="car", x=x, y=1, w=5, h=5)
-        return lambda: annotation_save(actor=Actor(user=world.users[who]), task_id=task.pk,
+        return lambda: annotation_save(actor=world.actor(who), task_id=task.pk,
                                        shapes=[shape], if_match=0)
 
     results, errors = _race([save("owner", 1), save("reviewer", 2)])

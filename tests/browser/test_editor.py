@@ -8,11 +8,12 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from labelop.accounts.models import User
 from labelop.annotations.models import Annotation, Task, TaskState
 from labelop.assets.ingest import ingest
 from labelop.assets.services import project_location
 from tests import images
-from tests.conftest import PASSWORD, World, build_world
+from tests.conftest import PASSWORD, World, build_world, recovery_code
 from tests.labeling import LABELS
 
 
@@ -32,9 +33,13 @@ def _world() -> World:
 
 
 def _sign_in(page: Page, base: str, username: str) -> None:
+    """Sign in with the password and a fresh recovery code as the second factor (the world's
+    project requires one)."""
+    code = recovery_code(User.objects.get(username=username))
     page.goto(f"{base}/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(code)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 

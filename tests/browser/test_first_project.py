@@ -3,6 +3,7 @@ project, a teammate, the audit trail, an API token. Keyboard only where it matte
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -14,6 +15,26 @@ from labelop.projects.models import Membership
 from tests.conftest import make_user
 
 NEW_PASSWORD = "my own long passphrase 2026"
+
+
+def totp_now(secret: str) -> str:
+    """What an authenticator app shows now for this base32 secret."""
+    from django_otp.oath import TOTP
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    return f"{TOTP(key).token():06d}"
+
+
+def enrol_authenticator(page: Page) -> str:
+    """On /two-factor: start, 'scan' (read the secret), confirm with the app's code; the
+    recovery codes are shown once. Returns the secret."""
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.get_by_label("QR code of your authenticator secret").locator("svg")).to_be_visible()
+    secret = page.get_by_test_id("totp-secret").inner_text()
+    page.get_by_label("Code the app shows now").fill(totp_now(secret))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_test_id("recovery-codes").locator("li")).to_have_count(10)
+    return secret
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,6 +66,14 @@ def test_newcomer_goes_from_first_start_to_a_first_project(page: Page, live_serv
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("heading", name="Chest X-rays")).to_be_visible()
     expect(page.get_by_text("your role: owner")).to_be_visible()
+
+    # local_only asks for a second factor before the images and the people.
+    expect(page.get_by_test_id("second-factor-needed")).to_be_visible()
+    project_url = page.url
+    page.get_by_role("link", name="set up your authenticator app").click()
+    enrol_authenticator(page)
+    page.goto(project_url)
+    expect(page.get_by_test_id("second-factor-needed")).to_have_count(0)
 
     # A teammate, then a role change.
     page.get_by_label("Username").fill("ada")

@@ -11,7 +11,6 @@ from playwright.sync_api import Browser, expect
 from labelop.annotations.models import Escalation, Task, TaskState
 from labelop.annotations.services import annotation_save, task_submit
 from labelop.annotations.shapes import BBox
-from labelop.permissions import Actor
 from labelop.review.models import ReviewDecision
 from tests.browser.test_editor import _canvas_centre, _drag, _ready, _sign_in, _world
 
@@ -23,7 +22,7 @@ def test_send_back_fix_accept_and_an_escalation(browser: Browser, live_server,
     world.project.redaction_rules = ["all faces"]
     world.project.save()
     task, second = world.tasks[0], world.tasks[1]
-    annotator_actor = Actor(user=world.users["annotator"])
+    annotator_actor = world.actor("annotator")
     annotation_save(actor=annotator_actor, task_id=task.pk, if_match=0,
                     shapes=[BBox(type="bbox", label="car", x=10, y=10, w=50, h=40)])
     task_submit(actor=annotator_actor, task_id=task.pk)

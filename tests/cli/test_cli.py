@@ -38,13 +38,23 @@ def test_createuser_refuses_weak_passwords_and_taken_names(world: World) -> None
 
 
 def test_token_create_prints_a_working_scoped_token_once(world: World) -> None:
-    result = CliRunner().invoke(main, ["token", "create", "owner", "--project",
-                                       str(world.project.pk), "--expires-in-days", "3"])
+    result = CliRunner().invoke(main, ["token", "create", "outsider", "--project",
+                                       str(world.other_project.pk), "--expires-in-days", "3"])
 
     assert result.exit_code == 0, result.output
     raw = result.output.strip()
-    assert Api(raw).get("/me").json()["token_project"] == world.project.pk
-    assert ApiToken.objects.get(user__username="owner").digest != raw
+    assert Api(raw).get("/me").json()["token_project"] == world.other_project.pk
+    assert ApiToken.objects.get(user__username="outsider").digest != raw
+
+
+def test_a_console_token_never_carries_a_second_factor(world: World) -> None:
+    # Nobody typed a code at the console: a project requiring a second factor refuses it.
+    result = CliRunner().invoke(main, ["token", "create", "owner", "--project",
+                                       str(world.project.pk)])
+
+    assert result.exit_code == 1
+    assert "requires two-factor authentication" in result.output
+    assert not ApiToken.objects.exists()
 
 
 def test_token_create_for_a_project_the_user_is_not_in_fails(world: World) -> None:

@@ -10,12 +10,14 @@ from django.test import Client
 from labelop.accounts.models import ApiToken, User
 from labelop.audit.models import AuditEvent
 from labelop.projects.models import Membership, Project
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, World, recovery_code
 
 
-def _signed_in(username: str) -> Client:
+def _signed_in(username: str, *, second_factor: bool = True) -> Client:
+    """Signed in on the login page; with a recovery code as the second factor unless told."""
+    code = recovery_code(User.objects.get(username=username)) if second_factor else ""
     client = Client()
-    response = client.post("/login", {"username": username, "password": PASSWORD})
+    response = client.post("/login", {"username": username, "password": PASSWORD, "otp": code})
     assert response.status_code == 302, response.content
     return client
 
