@@ -23,6 +23,7 @@ from labelop.audit.models import ChainHead
 from labelop.core import append_only
 from labelop.permissions import Actor, Role
 from labelop.projects.models import Membership, Project, Sensitivity
+from tests.model_server import ModelServer, serve
 from tests.openapi_check import check_response
 
 
@@ -62,6 +63,16 @@ def bucket(s3_endpoint: str) -> dict[str, str]:
                  aws_access_key_id=key, aws_secret_access_key=secret).create_bucket(
         Bucket=params["bucket"])
     return params
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    yield from serve(ModelServer())
+
+
+@pytest.fixture
+def other_server() -> Iterator[ModelServer]:
+    yield from serve(ModelServer())
 
 
 @pytest.fixture
@@ -229,6 +240,13 @@ def recovery_code(user: User) -> str:
     code = StaticToken.random_token()
     _recovery_device(user).token_set.create(token=code)
     return code
+
+
+def run_jobs() -> None:
+    """Run every queued background job to the end, as a job worker would."""
+    from django.core.management import call_command
+
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
 
 
 def api_for(user: User | None, project: Project | None = None, *,

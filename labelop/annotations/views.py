@@ -16,6 +16,8 @@ from labelop.annotations.models import Task, TaskState
 from labelop.annotations.states import Event, allows
 from labelop.core.errors import Invalid
 from labelop.core.pages import PageView, form_id
+from labelop.inference.models import Prediction
+from labelop.inference.selectors import suggestions
 from labelop.permissions import Action, Actor, can
 from labelop.privacy.models import QUESTIONS
 from labelop.privacy.notes import current as current_note
@@ -56,7 +58,7 @@ class EditorView(PageView):
             "is_assignee": task.assignee_id == self.actor.user.pk,
             "can_escalate": (can(self.actor, Action.TASK_ESCALATE, task)
                              and allows(task.state, services.escalate_event(self.actor, task))),
-            "predictions": [],  # model suggestions arrive with the local models
+            "predictions": suggestions(Prediction.objects.filter(task=task).order_by("-pk")),
             "escalation_reasons": task.project.escalation_reasons,
             "last_review": _last_review(task),
             "review": _review_panel(self.actor, task),

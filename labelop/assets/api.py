@@ -31,8 +31,9 @@ def import_start(request: ApiRequest, project_id: int, body: schemas.ImportIn) -
 
 
 def _serve(request: ApiRequest, asset_id: int, thumbnail: bool) -> StreamingHttpResponse:
-    asset, stream = services.image_open(actor=request.auth, asset_id=asset_id,
-                                        thumbnail=thumbnail)
+    asset, stream = services.image_open(
+        actor=request.auth, asset_id=asset_id, thumbnail=thumbnail,
+        in_page=request.headers.get("Sec-Fetch-Dest") == "image")
     response = StreamingHttpResponse(stream, content_type=services.content_type(asset, thumbnail))
     if not thumbnail:
         response["Content-Length"] = str(asset.size)

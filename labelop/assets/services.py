@@ -27,11 +27,11 @@ from labelop.assets.metadata import Refused
 from labelop.assets.models import Asset
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core.errors import Invalid, NotFound
+from labelop.core.errors import Forbidden, Invalid, NotFound
 from labelop.jobs.models import Job
 from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
-from labelop.privacy.profiles import storage_refusal
+from labelop.privacy.profiles import download_refusal, storage_refusal
 from labelop.projects.models import Project
 from labelop.storage.backends import StorageError
 from labelop.storage.models import StorageLocation
@@ -254,13 +254,17 @@ def import_run(job: Job) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- viewing
 
-def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False
+def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page: bool = True
                ) -> tuple[Asset, Iterator[bytes]]:
-    """An image's bytes for someone who may see it; every view is audited first."""
+    """An image's bytes for someone who may see it; every view is audited first. `in_page`:
+    the browser asked for it to draw into a page (see download_refusal)."""
     asset = Asset.objects.select_related("location", "project").filter(pk=asset_id).first()
     if asset is None:
         raise NotFound("Not found.")
     require(actor, Action.IMAGE_VIEW, asset)
+    refusal = None if thumbnail else download_refusal(asset.project, actor, in_page=in_page)
+    if refusal:
+        raise Forbidden(refusal, code="raw_download_forbidden")
     # key and storage problems surface before the audit
     stream = object_read(asset.location, asset.object_key, asset.parts, 0 if thumbnail else 1)
     record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,

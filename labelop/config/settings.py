@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "labelop.annotations",
     "labelop.review",
     "labelop.jobs",
+    "labelop.inference",
     "labelop.privacy",
 ]
 

@@ -87,6 +87,7 @@ def _register_routers() -> None:
     from labelop.assets.api import router as assets_router
     from labelop.audit.api import router as audit_router
     from labelop.core.health import router as health_router
+    from labelop.inference.api import router as inference_router
     from labelop.jobs.api import router as jobs_router
     from labelop.privacy.api import router as privacy_router
     from labelop.projects.api import router as projects_router
@@ -106,6 +107,7 @@ def _register_routers() -> None:
     api.add_router("", labeling_router)
     api.add_router("", review_router)
     api.add_router("", privacy_router)
+    api.add_router("", inference_router)
 
 
 _register_routers()

@@ -42,6 +42,7 @@ class Action(StrEnum):
     PRIVACY_REPORT_VIEW = "privacy.report.view"
     ACCESS_REPORT_VIEW = "access.report.view"
     EXCEPTION_MANAGE = "exception.manage"
+    INFERENCE_RUN = "inference.run"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"
@@ -52,6 +53,8 @@ class Action(StrEnum):
     TOKEN_CREATE = "token.create"
     TWO_FACTOR_ENROL = "two_factor.enrol"
     STORAGE_MANAGE = "storage.manage"
+    MODEL_LIST = "model.list"
+    MODEL_MANAGE = "model.manage"
 
 
 class Principal(StrEnum):

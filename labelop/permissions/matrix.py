@@ -43,6 +43,9 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.PRIVACY_REPORT_VIEW: frozenset({OWNER, REVIEWER}),
     Action.ACCESS_REPORT_VIEW: frozenset({OWNER}),
     Action.EXCEPTION_MANAGE: frozenset({OWNER}),
+    # Sending a project's images through a model is an owner's decision (the profile may
+    # still forbid the model: privacy.profiles.model_refusal).
+    Action.INFERENCE_RUN: frozenset({OWNER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.
@@ -68,6 +71,8 @@ INSTANCE_MATRIX: dict[Action, frozenset[Principal]] = {
     Action.TOKEN_CREATE: frozenset({Principal.USER}),
     Action.STORAGE_MANAGE: frozenset({Principal.SITE_ADMIN}),
     Action.TWO_FACTOR_ENROL: frozenset({Principal.USER}),
+    Action.MODEL_LIST: frozenset({Principal.USER}),
+    Action.MODEL_MANAGE: frozenset({Principal.SITE_ADMIN}),
 }
 
 # Only a person in a browser session may do these: a leaked API token must not be able to

@@ -10,7 +10,7 @@ from django.db.models import Count
 from labelop.annotations.models import Task
 from labelop.permissions import Action, Actor, Role, require
 from labelop.privacy.notes import current as current_note
-from labelop.privacy.profiles import CONTROLS, PROFILES, policy_of
+from labelop.privacy.profiles import CONTROLS, PROFILES, model_refusal, policy_of
 from labelop.projects.models import Membership, Project, Sensitivity
 from labelop.storage.models import StorageLocation
 from labelop.storage.selectors import key_holder, where
@@ -30,7 +30,7 @@ def data_path(*, actor: Actor, project: Project) -> list[dict]:
     policy = policy_of(project)
     return [
         {"title": "Where the images are", "lines": _storage(project)},
-        {"title": "What may process them", "lines": _processing(policy.external_models_allowed)},
+        {"title": "What may process them", "lines": _processing(project)},
         {"title": "Who can see what", "lines": _people(project)},
         {"title": "What an export may contain",
          "lines": [_EXPORTS[policy.exports_with_originals]]},
@@ -52,12 +52,31 @@ def _storage(project: Project) -> list[str]:
     return lines
 
 
-def _processing(external_allowed: bool) -> list[str]:
-    lines = ["No model is registered to process this project's images; only people do, in the "
-             "editor."]
-    lines.append("External (HTTP) model endpoints are allowed by the policy." if external_allowed
+def _processing(project: Project) -> list[str]:
+    from urllib.parse import urlsplit
+
+    from labelop.inference.models import ModelEndpoint, Prediction, Runs
+
+    allowed: list[str] = []
+    refused: list[str] = []
+    for model in ModelEndpoint.objects.order_by("name"):
+        where_it_runs = ("on this server" if model.runs == Runs.LOCAL
+                         else f"externally, at {urlsplit(model.url).hostname}")
+        (refused if model_refusal(project, model) else allowed).append(
+            f"{model.name} (runs {where_it_runs})")
+    lines = [f"Models that may process its images: {', '.join(allowed)}." if allowed else
+             "No model may process this project's images; only people do, in the editor."]
+    if refused:
+        lines.append(f"Models this project's policy forbids: {', '.join(refused)}.")
+    lines.append("External (HTTP) model endpoints are allowed by the policy."
+                 if policy_of(project).external_models_allowed
                  else "External (HTTP) model endpoints are forbidden: images never leave this "
                       "server for processing.")
+    sent = (Prediction.objects.filter(task__project=project, runs=Runs.EXTERNAL)
+            .values_list("model", flat=True).distinct())
+    if sent:
+        lines.append(f"Images of this project were sent to external models: "
+                     f"{', '.join(sorted(set(sent)))}.")
     return lines
 
 

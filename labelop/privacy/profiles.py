@@ -122,6 +122,31 @@ def second_factor_projects(prefix: str = "") -> Q:
             | Q(**{f"{prefix}policy__two_factor_required": True}))
 
 
+def model_refusal(project: Project, endpoint: Any) -> str | None:
+    """Why the project's policy forbids sending its images to this model, or None."""
+    from labelop.inference.models import Runs
+
+    if endpoint.runs == Runs.EXTERNAL and not policy_of(project).external_models_allowed:
+        return (f"{endpoint.name} runs outside this deployment, and this project's policy "
+                f"({project.sensitivity}) keeps its images here: only local models may "
+                "process them.")
+    return None
+
+
+def download_refusal(project: Project, actor: Any, *, in_page: bool) -> str | None:
+    """Why the policy refuses this caller the original image, or None. "Inside the editor"
+    is a browser session drawing it into a page (the browser's own Sec-Fetch-Dest: image);
+    an API token, or the address bar, is a download."""
+    from labelop.permissions import Role, role_in
+
+    if policy_of(project).raw_download_for_non_owners or (in_page and actor.token is None):
+        return None
+    if role_in(actor, project.pk) == Role.OWNER:
+        return None
+    return ("This project's policy keeps original images inside the editor for everyone but "
+            "its owners: open the task in the browser instead of downloading the image.")
+
+
 def storage_refusal(project: Project, location: StorageLocation) -> str | None:
     """Why the project's policy forbids this location, or None if it is allowed."""
     policy = policy_of(project)

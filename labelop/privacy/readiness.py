@@ -49,7 +49,7 @@ def checks(project: Project) -> list[Check]:
     policy = policy_of(project)
     return [_note(project, policy.note_required), _people(project), _over_permissioned(project),
             _two_factor(project, policy.two_factor_required), _storage(project),
-            _external_models(policy.external_models_allowed), _audit_chain()]
+            _external_models(project, policy.external_models_allowed), _audit_chain()]
 
 
 def _note(project: Project, required: bool) -> Check:
@@ -124,11 +124,24 @@ def _storage(project: Project) -> Check:
                   f"New images go to {location.name}, which the policy allows.", refusal or "")
 
 
-def _external_models(allowed: bool) -> Check:
-    # No model registry yet: nothing can send images out, whatever the profile says.
+def _external_models(project: Project, allowed: bool) -> Check:
+    from labelop.inference.models import ModelEndpoint, Prediction, Runs
+
+    if allowed:
+        return Check("external_models", "pass", "The policy allows external model endpoints; "
+                     "the data path names them.")
+    sent = sorted(set(Prediction.objects.filter(task__project=project, runs=Runs.EXTERNAL)
+                      .values_list("model", flat=True)))
+    if sent:
+        # Past, not present: the policy refuses every new run, so this cannot be undone, only
+        # explained (in the note) to whoever reviews the project.
+        return Check("external_models", "warn",
+                     f"Images of this project went to external models ({', '.join(sent)}) "
+                     "before its policy forbade them; no image can go there any more.")
+    registered = ModelEndpoint.objects.filter(runs=Runs.EXTERNAL).count()
     return Check("external_models", "pass",
-                 "No external model endpoint is registered"
-                 + ("." if allowed else "; the profile forbids them anyway."))
+                 f"No image of this project went to an external model; the policy refuses "
+                 f"the {registered} external endpoint(s) registered here.")
 
 
 def _audit_chain() -> Check:

@@ -11,7 +11,7 @@ from labelop.annotations.models import Task
 from labelop.assets.models import Asset
 from labelop.audit.models import AuditEvent
 from tests import images
-from tests.conftest import World, api_for
+from tests.conftest import World, api_for, session_api
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 
@@ -105,9 +105,11 @@ def test_an_assigned_annotator_and_a_reviewer_see_the_image(world: World) -> Non
         "asset"]
     Task.objects.filter(asset_id=asset_id).update(assignee=world.users["annotator"])
 
-    for who in ("annotator", "reviewer"):
-        assert api_for(world.users[who]).get(f"/images/{asset_id}/content").status_code == 200
-    assert api_for(world.users["target"]).get(f"/images/{asset_id}/content").status_code == 404
+    for who in ("annotator", "reviewer"):  # in the editor (a session drawing it into a page)
+        assert session_api(world.users[who]).get(
+            f"/images/{asset_id}/content", **{"Sec-Fetch-Dest": "image"}).status_code == 200
+    assert session_api(world.users["target"]).get(
+        f"/images/{asset_id}/content", **{"Sec-Fetch-Dest": "image"}).status_code == 404
 
 
 def test_only_owners_upload(world: World) -> None:

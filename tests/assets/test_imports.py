@@ -12,7 +12,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from django.core.management import call_command
 
 from labelop.assets.models import Asset
 from labelop.assets.services import IMPORT_BATCH
@@ -20,7 +19,7 @@ from labelop.jobs.models import Job
 from labelop.storage.models import Encryption
 from labelop.storage.services import location_create
 from tests import images
-from tests.conftest import World, api_for
+from tests.conftest import World, api_for, run_jobs
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 
@@ -36,10 +35,6 @@ def roots(settings, tmp_path: Path) -> Path:
     return root
 
 
-def _run_jobs() -> None:
-    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_folder_import_runs_as_a_job_with_progress(roots: Path, django_user_model) -> None:
     world = _world()
@@ -47,7 +42,7 @@ def test_folder_import_runs_as_a_job_with_progress(roots: Path, django_user_mode
 
     started = owner.post(f"/projects/{world.project.pk}/imports",
                          {"folder": str(roots / "batch")})
-    _run_jobs()
+    run_jobs()
     job = owner.get(f"/jobs/{started.json()['job']}").json()
 
     assert started.status_code == 202

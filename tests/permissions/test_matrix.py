@@ -69,6 +69,13 @@ def _t(w: World) -> int:
     return w.asset.task.pk  # assigned to the annotator
 
 
+def _local_model() -> str:
+    """A model that runs inside the deployment: every profile allows it."""
+    from labelop.inference.models import ModelEndpoint, Runs
+
+    return ModelEndpoint.objects.get_or_create(name="faces", runs=Runs.LOCAL)[0].name
+
+
 def _asked(w: World) -> int:
     """An exception another owner asked for (the caller may approve it)."""
     from datetime import timedelta
@@ -162,8 +169,9 @@ CASES = [
          multipart=True),
     Case("assets_import_start", "POST", lambda w: f"{_p(w)}/imports", 202, Action.IMAGE_UPLOAD,
          body=lambda w: {"folder": str(w.import_root)}),
+    # As the editor fetches it (restricted keeps originals in the editor: test_profile_rows).
     Case("assets_image_content", "GET", lambda w: f"/images/{w.asset.pk}/content", 200,
-         Action.IMAGE_VIEW),
+         Action.IMAGE_VIEW, session=True, headers={"Sec-Fetch-Dest": "image"}),
     Case("assets_image_thumbnail", "GET", lambda w: f"/images/{w.asset.pk}/thumbnail", 200,
          Action.IMAGE_VIEW),
     Case("jobs_job_get", "GET", lambda w: f"/jobs/{w.job.pk}", 200, Action.JOB_VIEW,
@@ -243,6 +251,15 @@ CASES = [
          body=lambda w: {"action": "profile:standard", "reason": "vendor pilot"}),
     Case("privacy_exception_approve", "POST", lambda w: f"/exceptions/{_asked(w)}/approve", 200,
          Action.EXCEPTION_MANAGE),
+    Case("inference_model_list", "GET", lambda w: "/models", 200, Action.MODEL_LIST,
+         mutates=False),
+    Case("inference_model_register_external", "POST", lambda w: "/models/external", 201,
+         Action.MODEL_MANAGE, body=lambda w: {"name": "detector-x", "url": "http://127.0.0.1:9/",
+                                              "allow_private_network": True}),
+    Case("inference_start", "POST", lambda w: f"{_p(w)}/inference", 202, Action.INFERENCE_RUN,
+         body=lambda w: {"model": _local_model()}),
+    Case("inference_predictions", "GET", lambda w: f"/tasks/{_t(w)}/predictions", 200,
+         Action.TASK_VIEW, mutates=False),
 ]
 
 

@@ -7,7 +7,7 @@ from django.db import connection
 from labelop.annotations.models import Task, TaskState
 from labelop.audit.models import AuditEvent
 from labelop.core import append_only
-from tests.conftest import World, api_for
+from tests.conftest import World, api_for, session_api
 from tests.labeling import make_tasks
 
 
@@ -18,9 +18,10 @@ def test_access_report_figures(image_world: World) -> None:
     more = make_tasks(world.project, 4)
     Task.objects.filter(pk=more[0].pk).update(assignee=world.users["target"],
                                              state=TaskState.ASSIGNED)
-    annotator = api_for(world.users["annotator"])
-    for _ in range(3):  # three views of one image count once
-        annotator.get(f"/images/{asset.pk}/content")
+    annotator = session_api(world.users["annotator"])
+    for _ in range(3):  # three views of one image in the editor count once
+        assert annotator.get(f"/images/{asset.pk}/content",
+                             **{"Sec-Fetch-Dest": "image"}).status_code == 200
     api_for(world.users["reviewer"]).get(f"/images/{asset.pk}/thumbnail")
 
     # A view older than 30 days is not counted (moved back behind the trigger's back).

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from ninja import Router, Status
+
+from labelop.assets.schemas import JobStarted
+from labelop.core.auth import ApiRequest
+from labelop.inference import schemas, selectors, services
+from labelop.projects.selectors import project_get
+
+router = Router(tags=["models"])
+
+
+@router.get("/models", response=schemas.ModelPage, operation_id="inference_model_list",
+            summary="Models this deployment offers, and where each runs")
+def model_list(request: ApiRequest, cursor: str | None = None, limit: int = 50) -> dict:
+    page = selectors.model_list(actor=request.auth, cursor=cursor, limit=limit)
+    return {"items": [schemas.ModelOut.of(m) for m in page.items], "next": page.next}
+
+
+@router.post("/models/external", response={201: schemas.ModelOut},
+             operation_id="inference_model_register_external",
+             summary="Register an external (HTTP) model endpoint (site admin)")
+def model_register_external(request: ApiRequest, body: schemas.ExternalModelIn) -> Status:
+    endpoint = services.model_register_external(actor=request.auth, **body.model_dump())
+    return Status(201, schemas.ModelOut.of(endpoint))
+
+
+@router.post("/projects/{project_id}/inference", response={202: JobStarted},
+             operation_id="inference_start",
+             summary="Run a model over the project's tasks (owners; the profile may forbid it)")
+def inference_start(request: ApiRequest, project_id: int, body: schemas.InferenceIn) -> Status:
+    project = project_get(actor=request.auth, project_id=project_id)
+    job = services.inference_start(actor=request.auth, project=project, model=body.model,
+                                   task_ids=body.task_ids)
+    return Status(202, {"job": job.pk})
+
+
+@router.get("/tasks/{task_id}/predictions", response=schemas.PredictionPage,
+            operation_id="inference_predictions",
+            summary="What models suggested for the task, newest first")
+def predictions(request: ApiRequest, task_id: int) -> dict:
+    items = list(selectors.predictions(actor=request.auth, task_id=task_id)[:50])
+    return {"items": items, "next": None}

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from ninja import Schema
+from pydantic import Field, StringConstraints
+
+from labelop.core.schemas import In
+
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class ExternalModelIn(In):
+    name: ModelName
+    url: Annotated[str, StringConstraints(min_length=8, max_length=500)]
+    version: Annotated[str, StringConstraints(max_length=64)] = ""
+    labels: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = []
+    # Only for a model server on the internal network: lifts the private-address refusal.
+    allow_private_network: bool = False
+
+
+class ModelOut(Schema):
+    name: str
+    version: str
+    kind: str  # what it finds: boxes, text regions, tags (external ones: boxes)
+    runs: str  # "local": inside this deployment; "external": images are sent to `url`
+    url: str | None
+    weights_sha256: str
+    labels: list[str]
+
+    @staticmethod
+    def of(endpoint: Any) -> dict:
+        return {"name": endpoint.name, "version": endpoint.version, "kind": "detector",
+                "runs": endpoint.runs, "url": endpoint.url or None,
+                "weights_sha256": endpoint.weights_sha256, "labels": endpoint.labels}
+
+
+class ModelPage(Schema):
+    items: list[ModelOut]
+    next: str | None
+
+
+class InferenceIn(In):
+    model: ModelName
+    task_ids: Annotated[list[int], Field(min_length=1, max_length=100_000)] | None = None
+
+
+class PredictionOut(Schema):
+    id: int
+    model: str
+    version: str
+    runs: str
+    weights_sha256: str
+    shapes: list[dict[str, Any]]  # the annotation format, each with a `score`
+    created_at: datetime
+
+
+class PredictionPage(Schema):
+    items: list[PredictionOut]
+    next: str | None

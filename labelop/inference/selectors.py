@@ -1,0 +1,30 @@
+"""Reads for models and predictions, scoped by the policy."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from labelop.annotations.selectors import task_get
+from labelop.core.pagination import Page, paginate
+from labelop.inference.models import ModelEndpoint, Prediction
+from labelop.permissions import Action, Actor, require
+
+
+def model_list(*, actor: Actor, cursor: str | None = None, limit: int = 50
+               ) -> Page[ModelEndpoint]:
+    require(actor, Action.MODEL_LIST)
+    return paginate(ModelEndpoint.objects.all(), cursor=cursor, limit=limit)
+
+
+def predictions(*, actor: Actor, task_id: int) -> QuerySet[Prediction]:
+    """The task's predictions, newest first, for whoever may see the task."""
+    task = task_get(actor=actor, task_id=task_id)
+    return Prediction.objects.filter(task=task).order_by("-pk")
+
+
+def suggestions(predictions: QuerySet[Prediction]) -> list[dict]:
+    """The latest run of each model, flattened into the shapes the editor suggests."""
+    latest: dict[str, Prediction] = {}
+    for prediction in predictions[:20]:
+        latest.setdefault(prediction.model, prediction)
+    return [{**shape, "model": p.model} for p in latest.values() for shape in p.shapes]

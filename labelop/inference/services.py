@@ -1,0 +1,137 @@
+"""Registering models and running them over a project's images. Each step audited; the
+profile's refusal is checked when the run is asked for and again when it runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from pydantic import TypeAdapter, ValidationError
+
+from labelop.annotations import shapes as shape_rules
+from labelop.annotations.models import Task
+from labelop.assets.ingest import FORMATS
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
+from labelop.core.errors import Conflict, Forbidden, Invalid, NotFound
+from labelop.inference.models import ModelEndpoint, Prediction, Runs
+from labelop.inference.outbound import Refused, post_image, vetted_target
+from labelop.jobs.models import Job
+from labelop.jobs.services import job_create, job_progress
+from labelop.permissions import Action, Actor, require
+from labelop.privacy.profiles import model_refusal
+from labelop.projects.models import Project
+from labelop.storage.services import object_read
+
+_SHAPES = TypeAdapter(list[shape_rules.Shape])
+
+
+@transaction.atomic
+def model_register_external(*, actor: Actor, name: str, url: str,
+                            allow_private_network: bool = False, version: str = "",
+                            labels: list[str] | None = None) -> ModelEndpoint:
+    """A site admin makes an external (HTTP) model available; projects whose profile allows
+    external processing may then send images to it."""
+    require(actor, Action.MODEL_MANAGE)
+    if ModelEndpoint.objects.filter(name=name).exists():
+        raise Conflict(f"A model named {name!r} exists already.", code="model_name_taken")
+    try:
+        vetted_target(url, allow_private_network=allow_private_network)
+    except Refused as exc:
+        raise Invalid(str(exc), code="endpoint_refused") from exc
+    endpoint = ModelEndpoint.objects.create(
+        name=name, url=url, runs=Runs.EXTERNAL, version=version, labels=labels or [],
+        allow_private_network=allow_private_network, created_by=actor.user)
+    record(actor=actor, action=AuditAction.MODEL_REGISTERED, target=f"model:{name}",
+           details={"runs": Runs.EXTERNAL, "url": url,
+                    "allow_private_network": allow_private_network})
+    return endpoint
+
+
+def inference_start(*, actor: Actor, project: Project, model: str,
+                    task_ids: list[int] | None = None) -> Job:
+    """Queue a run of `model` over the project's tasks (or the given ones). A model the
+    profile forbids is refused here, and the refusal is audited."""
+    require(actor, Action.INFERENCE_RUN, project)
+    endpoint = ModelEndpoint.objects.filter(name=model).first()
+    if endpoint is None:
+        raise NotFound(f"No model named {model!r}.", code="model_not_found")
+    refusal = model_refusal(project, endpoint)
+    if refusal:
+        record(actor=actor, action=AuditAction.INFERENCE_REFUSED, project=project,
+               target=f"model:{model}", details={"reason": refusal})  # kept: no transaction
+        raise Forbidden(refusal, code="external_model_forbidden")
+    if task_ids is not None:
+        found = set(Task.objects.filter(project=project, pk__in=task_ids)
+                    .values_list("pk", flat=True))
+        missing = sorted(set(task_ids) - found)
+        if missing:
+            raise Invalid(f"Tasks not in this project: {missing[:20]}.", code="unknown_tasks")
+    from labelop.inference.jobs import inference_run_job
+
+    with transaction.atomic():
+        job = job_create(kind="inference", project_id=project.pk, created_by=actor.user,
+                         params={"model": model, "task_ids": task_ids},
+                         enqueue=lambda job_id: inference_run_job.enqueue(job_id))
+        record(actor=actor, action=AuditAction.INFERENCE_STARTED, project=project,
+               target=f"job:{job.pk}", details={"model": model, "runs": endpoint.runs,
+                                                "tasks": len(task_ids) if task_ids else "all"})
+    return job
+
+
+def inference_run(job: Job) -> dict[str, Any]:
+    """The job's work: each task's image through the model, its answer kept as a Prediction
+    (never written into a person's annotation). One image failing never sinks the others."""
+    assert job.project_id is not None  # inference jobs always belong to a project
+    project = Project.objects.get(pk=job.project_id)
+    endpoint = ModelEndpoint.objects.get(name=job.params["model"])
+    refusal = model_refusal(project, endpoint)  # the policy may have tightened since
+    if refusal:
+        raise Refused(refusal)
+    tasks = Task.objects.filter(project=project).select_related("asset", "asset__location")
+    if job.params.get("task_ids") is not None:
+        tasks = tasks.filter(pk__in=job.params["task_ids"])
+    total = tasks.count()
+    job_progress(job, done=0, total=total)
+    made, failed = 0, []
+    for done, task in enumerate(tasks.order_by("pk").iterator(chunk_size=200), start=1):
+        try:
+            shapes = _predict(endpoint, project, task)
+        except (Refused, Invalid) as exc:
+            failed.append({"task": task.pk, "message": getattr(exc, "detail", str(exc))})
+        else:
+            Prediction.objects.create(task=task, model=endpoint.name, version=endpoint.version,
+                                      runs=endpoint.runs, weights_sha256=endpoint.weights_sha256,
+                                      shapes=shapes, job=job)
+            made += 1
+        if done % 20 == 0:
+            job_progress(job, done=done)
+    job_progress(job, done=total)
+    record(actor=job.created_by, action=AuditAction.INFERENCE_RAN, project=project,
+           target=f"job:{job.pk}", details={
+               "model": endpoint.name, "version": endpoint.version, "runs": endpoint.runs,
+               "weights_sha256": endpoint.weights_sha256, "images": total,
+               "predictions": made, "failed": len(failed)})
+    return {"predictions": made, "failed": failed[:100]}
+
+
+def _predict(endpoint: ModelEndpoint, project: Project, task: Task) -> list[dict]:
+    if endpoint.runs == Runs.LOCAL:
+        raise Refused(f"{endpoint.name} has no local runtime installed on this server.")
+    asset = task.asset
+    data = b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
+    answer = post_image(endpoint.url, data, FORMATS[asset.format],
+                        allow_private_network=endpoint.allow_private_network)
+    raw = answer.get("shapes") if isinstance(answer, dict) else None
+    if not isinstance(raw, list):
+        raise Refused('The answer holds no "shapes" list.')
+    scores = [s.pop("score", None) if isinstance(s, dict) else None for s in raw]
+    try:
+        parsed = _SHAPES.validate_python(raw)
+    except ValidationError as exc:
+        raise Refused(f"The answer's shapes are not in the annotation format: "
+                      f"{exc.errors()[0]['msg']}.") from exc
+    stored = shape_rules.validate(parsed, labels=project.labels, width=asset.width,
+                                  height=asset.height, max_shapes=settings.LABELOP_MAX_SHAPES)
+    return [{**shape, "score": score} for shape, score in zip(stored, scores, strict=True)]
