@@ -86,8 +86,18 @@ def session_login(*, request: HttpRequest, username: str, password: str, otp: st
         if device is not None:
             django_otp.login(request, device)
         record(actor=user, action=AuditAction.AUTH_LOGGED_IN, target=f"user:{user.username}",
-               details={"method": "password+totp" if device else "password"})
+               details={"method": _login_method(device)})
     return user
+
+
+def _login_method(device: Any) -> str:
+    if device is None:
+        return "password"
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    if isinstance(device, StaticDevice):
+        return f"password+recovery_code ({device.token_set.count()} left)"
+    return "password+totp"
 
 
 @transaction.atomic
@@ -202,7 +212,8 @@ def token_create(*, actor: Actor, name: str, project_id: int | None = None,
         second_factor=actor.second_factor,
     )
     record(actor=actor, action=AuditAction.TOKEN_CREATED, project=project,
-           target=f"token:{token.pk}", details={"name": name, "expires_in_days": days})
+           target=f"token:{token.pk}", details={"name": name, "expires_in_days": days,
+                                                "second_factor": actor.second_factor})
     return token, raw
 
 

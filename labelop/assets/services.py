@@ -263,7 +263,9 @@ def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page:
         raise NotFound("Not found.")
     require(actor, Action.IMAGE_VIEW, asset)
     refusal = None if thumbnail else download_refusal(asset.project, actor, in_page=in_page)
-    if refusal:
+    if refusal:  # the attempt stays on record (no transaction here: kept as it is raised)
+        record(actor=actor, action=AuditAction.IMAGE_DOWNLOAD_REFUSED, project=asset.project,
+               target=f"asset:{asset.pk}", details={"via": "token" if actor.token else "page"})
         raise Forbidden(refusal, code="raw_download_forbidden")
     # key and storage problems surface before the audit
     stream = object_read(asset.location, asset.object_key, asset.parts, 0 if thumbnail else 1)

@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     STORAGE_KEY_ROTATED = "storage.key_rotated"
     IMAGE_IMPORTED = "image.imported"
     IMAGE_VIEWED = "image.viewed"
+    IMAGE_DOWNLOAD_REFUSED = "image.download_refused"
     IMPORT_STARTED = "import.started"
     LABELS_UPDATED = "labels.updated"
     TASK_ASSIGNED = "task.assigned"

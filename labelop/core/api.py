@@ -65,12 +65,13 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(OperationalError)
 @api.exception_handler(InterfaceError)
 def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
-    # A connection the database dropped (restart, failover), or a database refusing work:
-    # nothing was written (the transaction rolled back); the server replaces the connection
-    # at the end of this request, so the client's retry normally succeeds.
+    # A connection the database dropped (restart, failover), a lock or statement timeout: the
+    # transaction in progress rolled back; the server replaces a broken connection at the end
+    # of this request, so the client's retry normally succeeds.
     logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
     response = problem(503, "database_unavailable",
-                       "The database did not answer; nothing was changed. Retry shortly.")
+                       "The database could not complete this request (connection lost, busy or "
+                       "timed out); what it was doing was rolled back. Retry shortly.")
     response["Retry-After"] = "1"
     return response
 

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -42,6 +43,10 @@ class PageView(View):
         except NotFound:
             return error_page(request, 404, "Not found",
                               "This page does not exist, or you may not see it.")
+        except (OperationalError, InterfaceError):  # as the API's 503 database_unavailable
+            return error_page(request, 503, "Database unavailable",
+                              "The database could not complete this request; nothing of it "
+                              "was kept. Reload the page in a moment.")
         except DomainError as exc:
             if request.method == "POST":
                 messages.error(request, exc.detail)

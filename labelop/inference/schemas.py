@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
-from labelop.core.schemas import In
+from labelop.annotations.services import MAX_ASSIGN
+from labelop.core.schemas import Id, In
 
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
@@ -24,15 +26,15 @@ class ModelOut(Schema):
     name: str
     version: str
     kind: str  # what it finds: boxes, text regions, tags (external ones: boxes)
-    runs: str  # "local": inside this deployment; "external": images are sent to `url`
-    url: str | None
+    runs: str  # "local": inside this deployment; "external": images are sent to `host`
+    host: str | None  # where an external model runs (its full URL stays with the site admin)
     weights_sha256: str
     labels: list[str]
 
     @staticmethod
     def of(endpoint: Any) -> dict:
         return {"name": endpoint.name, "version": endpoint.version, "kind": "detector",
-                "runs": endpoint.runs, "url": endpoint.url or None,
+                "runs": endpoint.runs, "host": urlsplit(endpoint.url).hostname,
                 "weights_sha256": endpoint.weights_sha256, "labels": endpoint.labels}
 
 
@@ -43,7 +45,8 @@ class ModelPage(Schema):
 
 class InferenceIn(In):
     model: ModelName
-    task_ids: Annotated[list[int], Field(min_length=1, max_length=100_000)] | None = None
+    # Without ids: every task of the project.
+    task_ids: list[Id] | None = Field(None, min_length=1, max_length=MAX_ASSIGN)
 
 
 class PredictionOut(Schema):

@@ -14,7 +14,7 @@ from labelop.annotations.models import Task
 from labelop.assets.ingest import FORMATS
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core.errors import Conflict, Forbidden, Invalid, NotFound
+from labelop.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from labelop.inference.models import ModelEndpoint, Prediction, Runs
 from labelop.inference.outbound import Refused, post_image, vetted_target
 from labelop.jobs.models import Job
@@ -22,6 +22,7 @@ from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.profiles import model_refusal
 from labelop.projects.models import Project
+from labelop.storage.backends import StorageError
 from labelop.storage.services import object_read
 
 _SHAPES = TypeAdapter(list[shape_rules.Shape])
@@ -86,34 +87,48 @@ def inference_run(job: Job) -> dict[str, Any]:
     assert job.project_id is not None  # inference jobs always belong to a project
     project = Project.objects.get(pk=job.project_id)
     endpoint = ModelEndpoint.objects.get(name=job.params["model"])
-    refusal = model_refusal(project, endpoint)  # the policy may have tightened since
-    if refusal:
-        raise Refused(refusal)
     tasks = Task.objects.filter(project=project).select_related("asset", "asset__location")
     if job.params.get("task_ids") is not None:
         tasks = tasks.filter(pk__in=job.params["task_ids"])
     total = tasks.count()
     job_progress(job, done=0, total=total)
-    made, failed = 0, []
-    for done, task in enumerate(tasks.order_by("pk").iterator(chunk_size=200), start=1):
-        try:
-            shapes = _predict(endpoint, project, task)
-        except (Refused, Invalid) as exc:
-            failed.append({"task": task.pk, "message": getattr(exc, "detail", str(exc))})
-        else:
-            Prediction.objects.create(task=task, model=endpoint.name, version=endpoint.version,
-                                      runs=endpoint.runs, weights_sha256=endpoint.weights_sha256,
-                                      shapes=shapes, job=job)
-            made += 1
-        if done % 20 == 0:
-            job_progress(job, done=done)
+    sent, made, failed = 0, 0, []
+    try:
+        for done, task in enumerate(tasks.order_by("pk").iterator(chunk_size=200), start=1):
+            if done % 20 == 1:  # the policy may tighten while a long run goes on
+                project.refresh_from_db(fields=["sensitivity", "policy", "review_required"])
+                _refuse_if_forbidden(job, project, endpoint)
+            try:
+                shapes = _predict(endpoint, project, task)
+            except (Refused, DomainError, StorageError) as exc:  # this image only; go on
+                failed.append({"task": task.pk, "message": getattr(exc, "detail", str(exc))})
+            else:
+                Prediction.objects.create(task=task, model=endpoint.name,
+                                          version=endpoint.version, runs=endpoint.runs,
+                                          weights_sha256=endpoint.weights_sha256, shapes=shapes,
+                                          job=job)
+                made += 1
+            sent = done
+            if done % 20 == 0:
+                job_progress(job, done=done)
+    finally:  # images that went out are on record, even when the run stops midway
+        if sent:
+            record(actor=job.created_by, action=AuditAction.INFERENCE_RAN, project=project,
+                   target=f"job:{job.pk}", details={
+                       "model": endpoint.name, "version": endpoint.version,
+                       "runs": endpoint.runs, "weights_sha256": endpoint.weights_sha256,
+                       "images": sent, "predictions": made, "failed": len(failed),
+                       "complete": sent == total})
     job_progress(job, done=total)
-    record(actor=job.created_by, action=AuditAction.INFERENCE_RAN, project=project,
-           target=f"job:{job.pk}", details={
-               "model": endpoint.name, "version": endpoint.version, "runs": endpoint.runs,
-               "weights_sha256": endpoint.weights_sha256, "images": total,
-               "predictions": made, "failed": len(failed)})
     return {"predictions": made, "failed": failed[:100]}
+
+
+def _refuse_if_forbidden(job: Job, project: Project, endpoint: ModelEndpoint) -> None:
+    refusal = model_refusal(project, endpoint)
+    if refusal:
+        record(actor=job.created_by, action=AuditAction.INFERENCE_REFUSED, project=project,
+               target=f"job:{job.pk}", details={"model": endpoint.name, "reason": refusal})
+        raise Refused(refusal)
 
 
 def _predict(endpoint: ModelEndpoint, project: Project, task: Task) -> list[dict]:

@@ -40,6 +40,7 @@ class Action(StrEnum):
     NOTE_EDIT = "note.edit"
     POLICY_EDIT = "policy.edit"
     PRIVACY_REPORT_VIEW = "privacy.report.view"
+    READINESS_VIEW = "readiness.view"
     ACCESS_REPORT_VIEW = "access.report.view"
     EXCEPTION_MANAGE = "exception.manage"
     INFERENCE_RUN = "inference.run"

@@ -41,6 +41,7 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.POLICY_EDIT: frozenset({OWNER}),
     # Data path and readiness name the members: for those who may list them.
     Action.PRIVACY_REPORT_VIEW: frozenset({OWNER, REVIEWER}),
+    Action.READINESS_VIEW: frozenset({OWNER, REVIEWER}),
     Action.ACCESS_REPORT_VIEW: frozenset({OWNER}),
     Action.EXCEPTION_MANAGE: frozenset({OWNER}),
     # Sending a project's images through a model is an owner's decision (the profile may
@@ -85,8 +86,7 @@ SESSION_ONLY = frozenset({Action.TOKEN_CREATE, Action.TOKEN_SCOPE_TO_PROJECT,
 SCOPED_TOKEN_INSTANCE_ACTIONS = frozenset({Action.TOKEN_MANAGE_OWN})
 
 # In a project whose policy requires a second factor, what a member without one may still do:
-# see the project, why it is not ready and its operating note (owners: write it), so that
-# setting up starts before enrolment. Everything near the images or the people needs the
-# second factor; the policy answers 403 two_factor_required.
-BEFORE_SECOND_FACTOR = frozenset({Action.PROJECT_VIEW, Action.NOTE_EDIT,
-                                  Action.PRIVACY_REPORT_VIEW})
+# see the project, why it is not ready (without names) and its operating note (owners: write
+# it), so that setting up starts before enrolment. Everything near the images or the people
+# needs the second factor; the policy answers 403 two_factor_required.
+BEFORE_SECOND_FACTOR = frozenset({Action.PROJECT_VIEW, Action.NOTE_EDIT, Action.READINESS_VIEW})

@@ -208,7 +208,10 @@ def scope(actor: Actor | None, action: Action, qs: QuerySet[M], *, project: Any 
 
         # Lists spanning projects leave out those needing a factor this caller lacks; the
         # project list keeps them, so people learn why they cannot open one.
-        memberships = memberships.exclude(second_factor_projects("project__"))
+        # (by id: a JSON key lookup on a policy without the key is NULL, and NOT NULL would
+        # drop every project)
+        memberships = memberships.exclude(project_id__in=Project.objects.filter(
+            second_factor_projects()).values("pk"))
     project_ids = memberships.values("project_id")
     if qs.model is Project:
         return qs.filter(pk__in=project_ids)

@@ -115,11 +115,10 @@ def second_factor_required(sensitivity: str, policy: dict | None) -> bool:
             or (policy or {}).get("two_factor_required") is True)
 
 
-def second_factor_projects(prefix: str = "") -> Q:
-    """The same rule as a filter on projects (`prefix` reaches the project from a model)."""
+def second_factor_projects() -> Q:
+    """The same rule as a filter on projects."""
     strict = [name for name, p in PROFILES.items() if p.two_factor_required]
-    return (Q(**{f"{prefix}sensitivity__in": strict})
-            | Q(**{f"{prefix}policy__two_factor_required": True}))
+    return Q(sensitivity__in=strict) | Q(policy__two_factor_required=True)
 
 
 def model_refusal(project: Project, endpoint: Any) -> str | None:

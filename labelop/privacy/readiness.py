@@ -14,7 +14,7 @@ from labelop.audit.chain import verify_chain
 from labelop.audit.models import AuditEvent
 from labelop.audit.services import record
 from labelop.core.errors import Conflict
-from labelop.permissions import Action, Actor, Role, require
+from labelop.permissions import Action, Actor, Role, lacks_second_factor, require
 from labelop.privacy.notes import current as current_note
 from labelop.privacy.profiles import policy_of, storage_refusal
 from labelop.projects.models import Membership, Project, Status
@@ -45,10 +45,13 @@ def _check(name: str, ok: bool, reason_ok: str, reason_bad: str, *, severe: bool
                  reason_ok if ok else reason_bad)
 
 
-def checks(project: Project) -> list[Check]:
+def checks(project: Project, *, names: bool = True) -> list[Check]:
+    """The checks; `names=False` counts people instead of naming them (for a caller who has
+    not shown the project's second factor yet)."""
     policy = policy_of(project)
-    return [_note(project, policy.note_required), _people(project), _over_permissioned(project),
-            _two_factor(project, policy.two_factor_required), _storage(project),
+    return [_note(project, policy.note_required), _people(project),
+            _over_permissioned(project, names),
+            _two_factor(project, policy.two_factor_required, names), _storage(project),
             _external_models(project, policy.external_models_allowed), _audit_chain()]
 
 
@@ -76,7 +79,11 @@ def _people(project: Project) -> Check:
                   f"No active {' or '.join(missing)}: someone must review the work.")
 
 
-def _over_permissioned(project: Project) -> Check:
+def _who(usernames: list[str], names: bool) -> str:
+    return ", ".join(usernames) if names else f"{len(usernames)} member(s)"
+
+
+def _over_permissioned(project: Project, names: bool) -> Check:
     since = timezone.now() - timedelta(days=IDLE_DAYS)
     members = list(Membership.objects.filter(project=project, user__is_active=True)
                    .select_related("user"))
@@ -92,17 +99,17 @@ def _over_permissioned(project: Project) -> Check:
     idle = sorted(m.user.username for m in members
                   if m.user_id not in active and m.added_at < since)
     if idle:
-        problems.append(f"Idle for {IDLE_DAYS} days: {', '.join(idle)}")
+        problems.append(f"Idle for {IDLE_DAYS} days: {_who(idle, names)}")
     lazy = sorted(m.user.username for m in owners
                   if m.user_id not in acting_owners and m.added_at < since)
     if lazy:
         problems.append(f"Owners who did nothing only an owner may in {IDLE_DAYS} days: "
-                        f"{', '.join(lazy)} (make them reviewers or annotators)")
+                        f"{_who(lazy, names)} (make them reviewers or annotators)")
     return _check("least_privilege", not problems, "Every member uses the role they have.",
                   "; ".join(problems) + ".", severe=False)
 
 
-def _two_factor(project: Project, required: bool) -> Check:
+def _two_factor(project: Project, required: bool, names: bool) -> Check:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     members = Membership.objects.filter(project=project, user__is_active=True)
@@ -114,7 +121,7 @@ def _two_factor(project: Project, required: bool) -> Check:
         return Check("two_factor", "pass", "The profile does not require a second factor"
                      + (f" ({len(without)} member(s) have none)." if without else "."))
     return _check("two_factor", not without, "Every member has a second factor.",
-                  f"Members without a second factor: {', '.join(without)}.")
+                  f"Members without a second factor: {_who(without, names)}.")
 
 
 def _storage(project: Project) -> Check:
@@ -152,8 +159,8 @@ def _audit_chain() -> Check:
 
 
 def readiness(*, actor: Actor, project: Project) -> list[Check]:
-    require(actor, Action.PRIVACY_REPORT_VIEW, project)
-    return checks(project)
+    require(actor, Action.READINESS_VIEW, project)
+    return checks(project, names=not lacks_second_factor(actor, project))
 
 
 def activate(*, actor: Actor, project: Project) -> Project:

@@ -61,8 +61,9 @@ class ProjectDetailView(PageView):
             "can_see_tasks": can(self.actor, Action.TASK_PROGRESS_VIEW, project),
             **_quality(self.actor, project),
             "note": current_note(project),
-            "readiness": (readiness_checks(project) if project.status == "draft"
-                          and can(self.actor, Action.PRIVACY_REPORT_VIEW, project) else None),
+            "readiness": (readiness_checks(project, names=not locked)
+                          if project.status == "draft"
+                          and can(self.actor, Action.READINESS_VIEW, project) else None),
             "can_see_privacy": can(self.actor, Action.PRIVACY_REPORT_VIEW, project),
             "access": (access_report(actor=self.actor, project=project)
                        if can(self.actor, Action.ACCESS_REPORT_VIEW, project) else None),

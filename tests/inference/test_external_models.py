@@ -32,9 +32,9 @@ def _labels(world: World) -> None:
 # -- registering ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8080/detect", "http://localhost/detect", "http://10.1.2.3/detect",
-    "http://169.254.169.254/latest/meta-data", "http://[::1]/detect", "http://100.64.0.1/",
-    "http://[::ffff:127.0.0.1]/"])
+    "https://127.0.0.1:8080/detect", "https://localhost/detect", "https://10.1.2.3/detect",
+    "https://[::1]/detect", "https://100.64.0.1/", "https://[::ffff:127.0.0.1]/",
+    "https://[64:ff9b::a00:1]/", "https://[2002:a00:1::]/", "https://[fec0::1]/"])
 def test_private_targets_are_refused_unless_the_admin_allows_them(world: World, url: str) -> None:
     response = api_for(world.users["site_admin"]).post(
         "/models/external", {"name": "sneaky", "url": url})
@@ -45,12 +45,18 @@ def test_private_targets_are_refused_unless_the_admin_allows_them(world: World, 
     assert not ModelEndpoint.objects.exists()
 
 
-@pytest.mark.parametrize("url", ["ftp://models.example/detect", "http://user:pw@models.example/",
-                                 "file:///etc/passwd"])
-def test_urls_other_than_plain_http_are_refused(world: World, url: str) -> None:
+@pytest.mark.parametrize(("url", "allow_private"), [
+    ("ftp://models.example/detect", False), ("https://user:pw@models.example/", False),
+    ("file:///etc/passwd", False), ("http://models.example/detect", False),  # https only
+    ("http://[zz]/detect", False),
+    ("https://169.254.169.254/latest/meta-data", True),  # cloud metadata: never
+    ("https://[fe80::1]/", True), ("https://0.0.0.0/", True)])
+def test_urls_other_than_https_to_a_real_host_are_refused(world: World, url: str,
+                                                          allow_private: bool) -> None:
     response = api_for(world.users["site_admin"]).post(
-        "/models/external", {"name": "odd", "url": url})
-    assert response.status_code == 422
+        "/models/external", {"name": "odd", "url": url, "allow_private_network": allow_private})
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] in {"endpoint_refused", "invalid_request"}
     assert not ModelEndpoint.objects.exists()
 
 
@@ -63,7 +69,7 @@ def test_a_registered_endpoint_is_listed_as_external_and_audited(world: World,
     listed = api_for(world.users["annotator"]).get("/models").json()["items"]
 
     assert listed == [{"name": "cloud-detector", "version": "2.1", "kind": "detector",
-                       "runs": "external", "url": model_server.url, "weights_sha256": "",
+                       "runs": "external", "host": "127.0.0.1", "weights_sha256": "",
                        "labels": ["car"]}]
     event = AuditEvent.objects.get(action="model.registered")
     assert event.actor_name == "site_admin"
@@ -147,6 +153,8 @@ def test_a_tightened_policy_refuses_at_request_and_at_run_time(image_world: Worl
     assert job.status == "failed"
     assert "keeps its images here" in job.error["message"]
     assert model_server.received == []
+    assert AuditEvent.objects.get(action="inference.refused").target == f"job:{job.pk}"
+    assert not AuditEvent.objects.filter(action="inference.ran").exists()
     again = owner.post(f"/projects/{project.pk}/inference", {"model": "cloud-detector"})
     assert again.json()["code"] == "external_model_forbidden"
 

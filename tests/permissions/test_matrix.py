@@ -241,7 +241,7 @@ CASES = [
     Case("privacy_data_path_get", "GET", lambda w: f"{_p(w)}/data-path", 200,
          Action.PRIVACY_REPORT_VIEW, mutates=False),
     Case("privacy_readiness_get", "GET", lambda w: f"{_p(w)}/readiness", 200,
-         Action.PRIVACY_REPORT_VIEW, mutates=False),
+         Action.READINESS_VIEW, mutates=False),
     Case("projects_project_activate", "POST", lambda w: f"{_p(w)}/activate", 409,
          Action.PROJECT_UPDATE, mutates=False),
     Case("privacy_access_report_get", "GET", lambda w: f"{_p(w)}/access-report", 200,

@@ -149,5 +149,7 @@ def test_raw_download_outside_the_editor(image_world: World, profile: Sensitivit
         assert refused.status_code == (403 if profile in STRICT else 200)
         if profile in STRICT:
             assert refused.json()["code"] == "raw_download_forbidden"
+    assert AuditEvent.objects.filter(action="image.download_refused").count() == (
+        2 if profile in STRICT else 0)
     assert in_the_editor.status_code == 200
     assert api_for(world.users["owner"]).get(path).status_code == 200  # owners: always

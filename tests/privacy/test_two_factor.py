@@ -177,3 +177,27 @@ def test_the_enrolment_page_shows_a_qr_code_then_the_recovery_codes_once(world: 
     later = client.get("/two-factor").content.decode()
     assert "<li><code>" not in later
     assert "This session was signed in with it." in later
+
+
+def test_before_the_second_factor_readiness_counts_people_and_the_data_path_is_closed(
+        world: World, data_dir) -> None:
+    owner = api_for(world.users["owner"], second_factor=False)
+    checks = owner.get(f"/projects/{world.project.pk}/readiness").json()["checks"]
+    two_factor = next(c for c in checks if c["name"] == "two_factor")
+
+    assert two_factor["reason"] == "Members without a second factor: 4 member(s)."
+    assert owner.get(f"/projects/{world.project.pk}/data-path").json()["code"] == (
+        "two_factor_required")
+    named = api_for(world.users["owner"]).get(f"/projects/{world.project.pk}/readiness").json()
+    assert "annotator" in next(c for c in named["checks"] if c["name"] == "two_factor")["reason"]
+
+
+def test_lists_across_projects_keep_projects_that_need_no_second_factor(world: World) -> None:
+    # The outsider owns a standard project; a password-only token still reads its audit.
+    outsider = api_for(world.users["outsider"], second_factor=False)
+    outsider.post(f"/projects/{world.other_project.pk}/members",
+                  {"username": "target", "role": "annotator"})
+
+    events = outsider.get("/audit").json()["items"]
+
+    assert any(e["action"] == "member.added" for e in events)
