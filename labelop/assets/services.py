@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -12,7 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from PIL import Image
 
+from labelop.assets import redaction
 from labelop.assets.ingest import (
     FORMATS,
     Ingested,
@@ -24,7 +28,7 @@ from labelop.assets.ingest import (
     sanitize_name,
 )
 from labelop.assets.metadata import Refused
-from labelop.assets.models import Asset
+from labelop.assets.models import Asset, Rendition
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Forbidden, Invalid, NotFound
@@ -35,7 +39,7 @@ from labelop.privacy.profiles import download_refusal, storage_refusal
 from labelop.projects.models import Project
 from labelop.storage.backends import StorageError
 from labelop.storage.models import StorageLocation
-from labelop.storage.services import backend_for, default_location, object_read
+from labelop.storage.services import backend_for, default_location, object_put, object_read
 
 IMPORT_BATCH = 50  # images recorded per transaction: a second's work, lost at most on a crash
 
@@ -272,6 +276,37 @@ def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page:
     record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
            target=f"asset:{asset.pk}", details={"kind": "thumbnail" if thumbnail else "content"})
     return asset, stream
+
+
+def redacted_open(*, actor: Actor, asset_id: int) -> tuple[Rendition, bytes]:
+    """The image with the redaction regions of its task's annotation burned in (made once per
+    set of regions, stored beside the original); every view is audited. Profiles that keep
+    originals in the editor still hand this out: it is what may leave the editor."""
+    from labelop.annotations.models import Annotation
+
+    asset = Asset.objects.select_related("location", "project").filter(pk=asset_id).first()
+    if asset is None:
+        raise NotFound("Not found.")
+    require(actor, Action.IMAGE_VIEW, asset)
+    annotation = Annotation.objects.filter(task__asset=asset).first()
+    regions = redaction.regions_of(annotation.shapes if annotation else [])
+    digest = redaction.regions_sha256(regions)
+    rendition = Rendition.objects.filter(asset=asset, regions_sha256=digest).first()
+    if rendition is None:
+        original = b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
+        with Image.open(io.BytesIO(original)) as image:
+            data, fmt = redaction.encode(redaction.render(image, regions), asset.format)
+        key = f"{asset.object_key}.redacted-{digest[:16]}"
+        object_put(asset.location, key, [data])
+        rendition, _ = Rendition.objects.get_or_create(  # a concurrent twin wrote the same
+            asset=asset, regions_sha256=digest, defaults={
+                "regions": len(regions), "object_key": key, "format": fmt, "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()})
+    else:
+        data = b"".join(object_read(asset.location, rendition.object_key))
+    record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
+           target=f"asset:{asset.pk}", details={"kind": "redacted", "regions": len(regions)})
+    return rendition, data
 
 
 def content_type(asset: Asset, thumbnail: bool) -> str:

@@ -12,9 +12,9 @@ router = Router(tags=["models"])
 
 @router.get("/models", response=schemas.ModelPage, operation_id="inference_model_list",
             summary="Models this deployment offers, and where each runs")
-def model_list(request: ApiRequest, cursor: str | None = None, limit: int = 50) -> dict:
-    page = selectors.model_list(actor=request.auth, cursor=cursor, limit=limit)
-    return {"items": [schemas.ModelOut.of(m) for m in page.items], "next": page.next}
+def model_list(request: ApiRequest) -> dict:
+    return {"items": [schemas.ModelOut.of(m) for m in selectors.model_list(actor=request.auth)],
+            "next": None}
 
 
 @router.post("/models/external", response={201: schemas.ModelOut},

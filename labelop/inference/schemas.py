@@ -25,7 +25,7 @@ class ExternalModelIn(In):
 class ModelOut(Schema):
     name: str
     version: str
-    kind: str  # what it finds: boxes, text regions, tags (external ones: boxes)
+    kind: str  # what it finds: "faces", "text regions", "objects", "tags"
     runs: str  # "local": inside this deployment; "external": images are sent to `host`
     host: str | None  # where an external model runs (its full URL stays with the site admin)
     weights_sha256: str
@@ -33,9 +33,10 @@ class ModelOut(Schema):
 
     @staticmethod
     def of(endpoint: Any) -> dict:
-        return {"name": endpoint.name, "version": endpoint.version, "kind": "detector",
+        return {"name": endpoint.name, "version": endpoint.version,
+                "kind": getattr(endpoint, "kind", "objects"),
                 "runs": endpoint.runs, "host": urlsplit(endpoint.url).hostname,
-                "weights_sha256": endpoint.weights_sha256, "labels": endpoint.labels}
+                "weights_sha256": endpoint.weights_sha256, "labels": list(endpoint.labels)}
 
 
 class ModelPage(Schema):

