@@ -124,6 +124,7 @@ class Editor {
         btn("save", "Save", "Save now (Ctrl+S)", () => void this.save(), !b.can_edit),
         btn("submit", "Submit", "Hand the task in (Enter)", () => void this.submit(), !b.can_submit),
         btn("next", "Next task", "Next task (N)", () => void this.next()),
+        btn("suggest", "Suggest redactions", "Find faces and text with the local models", () => void this.suggestRedactions(), !b.can_edit),
         btn("escalateOpen", "Escalate…", "Escalate with a reason", () => this.openEscalate(), !b.can_escalate),
         btn("helpOpen", "?", "Keyboard shortcuts (?)", () => (this.el.help as HTMLDialogElement).showModal()),
       ),
@@ -574,6 +575,26 @@ class Editor {
 
   private openEscalate(): void {
     (this.el.escalate as HTMLDialogElement).showModal();
+  }
+
+  private async suggestRedactions(): Promise<void> {
+    const button = this.el.suggest as HTMLButtonElement;
+    button.disabled = true;
+    this.say("Looking for faces and text on this server…");
+    try {
+      const { data: found } = await call<{ items: { model: string; shapes: Boot["predictions"] }[] }>(
+        "POST", `/tasks/${this.boot.task.id}/suggest-redactions`);
+      const shapes = found.items.flatMap((p) => p.shapes.map((s) => ({ ...s, model: p.model })));
+      this.suggestions = [...this.suggestions, ...shapes];
+      this.say(shapes.length ? `${shapes.length} redaction suggestion(s): accept or dismiss them.`
+        : "No faces or text found.");
+      this.refresh();
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      this.say(e.problem.detail);
+    } finally {
+      button.disabled = !this.boot.can_edit;
+    }
   }
 
   private async escalate(reason: string, note: string): Promise<boolean> {

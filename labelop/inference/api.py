@@ -35,6 +35,14 @@ def inference_start(request: ApiRequest, project_id: int, body: schemas.Inferenc
     return Status(202, {"job": job.pk})
 
 
+@router.post("/tasks/{task_id}/suggest-redactions", response={201: schemas.PredictionPage},
+             operation_id="inference_suggest_redactions",
+             summary="Run the local face and text models on the task (whoever may edit it)")
+def suggest_redactions(request: ApiRequest, task_id: int) -> Status:
+    made = services.suggest_redactions(actor=request.auth, task_id=task_id)
+    return Status(201, {"items": made, "next": None})
+
+
 @router.get("/tasks/{task_id}/predictions", response=schemas.PredictionPage,
             operation_id="inference_predictions",
             summary="What models suggested for the task, newest first")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from labelop.inference.local import LocalModel
+from labelop.inference.local import LocalModel, threads
 
 
 def _package_file(package: str, name: str) -> Path:
@@ -99,3 +99,49 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = w * h
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+class TextRegions(LocalModel):
+    """Text regions (documents, screens, licence plates): PP-OCR detection and recognition
+    (Apache-2.0) from the `rapidocr` wheel. Each line of text comes back as a fill-redaction
+    polygon suggestion."""
+
+    name = "text"
+    version = "PP-OCRv6 small (rapidocr 3.10.0)"
+    kind = "text regions"
+    weights_sha256 = "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
+    recognition_sha256 = "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"
+    runtime = "onnxruntime (CPU), through rapidocr"
+
+    def weights(self) -> Path:
+        return _package_file("rapidocr", "models/PP-OCRv6_det_small.onnx")
+
+    def recognition(self) -> Path:
+        return _package_file("rapidocr", "models/PP-OCRv6_rec_small.onnx")
+
+    def make_session(self, weights: bytes) -> Any:
+        import hashlib
+
+        from rapidocr import RapidOCR
+
+        found = hashlib.sha256(self.recognition().read_bytes()).hexdigest()
+        if found != self.recognition_sha256:
+            from labelop.inference.local import WeightsMismatch
+
+            raise WeightsMismatch(f"The recognition weights of {self.name} have SHA-256 "
+                                  f"{found}, not the pinned {self.recognition_sha256}: "
+                                  "refusing to load them.")
+        return RapidOCR(params={
+            "Global.log_level": "error", "Global.use_cls": False,
+            "Det.model_path": str(self.weights()), "Rec.model_path": str(self.recognition()),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads() or -1})
+
+    def predict(self, image: Image.Image) -> list[dict]:
+        found = self.session()(np.asarray(image.convert("RGB")), use_det=True, use_cls=False,
+                               use_rec=True)
+        if found.boxes is None:
+            return []
+        return [{"type": "redaction", "method": "fill",
+                 "points": [[round(float(x), 1), round(float(y), 1)] for x, y in quad],
+                 "score": round(float(score), 3)}
+                for quad, score in zip(found.boxes, found.scores, strict=True)]

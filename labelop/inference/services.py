@@ -82,6 +82,33 @@ def inference_start(*, actor: Actor, project: Project, model: str,
     return job
 
 
+REDACTION_MODELS = ("faces", "text")
+
+
+def suggest_redactions(*, actor: Actor, task_id: int) -> list[Prediction]:
+    """One click in the editor: the local face and text models on this task's image, their
+    regions kept as redaction suggestions (never written into the annotation). Audited."""
+    from labelop.annotations.selectors import task_get
+
+    task = task_get(actor=actor, task_id=task_id, action=Action.ANNOTATION_EDIT)
+    task = Task.objects.select_related("asset", "asset__location", "project").get(pk=task.pk)
+    made = []
+    for name in REDACTION_MODELS:
+        model = model_named(name)
+        refusal = model_refusal(task.project, model)
+        if refusal:  # a local model: no profile refuses it; kept for a team's own plugins
+            raise Forbidden(refusal, code="external_model_forbidden")
+        with transaction.atomic():
+            made.append(Prediction.objects.create(
+                task=task, model=model.name, version=model.version, runs=model.runs,
+                weights_sha256=model.weights_sha256, shapes=_predict(model, task.project, task)))
+            record(actor=actor, action=AuditAction.INFERENCE_RAN, project=task.project,
+                   target=f"task:{task.pk}", details={
+                       "model": model.name, "version": model.version, "runs": model.runs,
+                       "weights_sha256": model.weights_sha256, "images": 1})
+    return made
+
+
 def model_named(name: str) -> LocalModel | ModelEndpoint:
     """A local model (entry points) or a registered external one."""
     found = local_models().get(name) or ModelEndpoint.objects.filter(name=name).first()

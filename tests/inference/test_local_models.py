@@ -119,3 +119,48 @@ def test_tampered_weights_refuse_to_load(tmp_path: Path) -> None:
 
     with pytest.raises(WeightsMismatch, match="refusing to load"):
         model.predict(Image.fromarray(photos.astronaut()))
+
+
+def _licence_plate() -> Image.Image:
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.fromarray(photos.camera()).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 400, 420, 470), fill="white")
+    draw.text((55, 410), "AB-123-CD", fill="black", font=ImageFont.load_default(size=44))
+    return image
+
+
+def test_the_text_model_finds_a_plate_and_a_fill_leaves_none() -> None:
+    from labelop.assets import redaction
+
+    text = local_models()["text"]
+    found = text.predict(_licence_plate())
+    on_plate = [r for r in found if _on_plate(r)]
+    assert len(on_plate) == 1, found
+    assert on_plate[0]["score"] > 0.9
+
+    left = text.predict(redaction.render(_licence_plate(), found))
+    assert [r for r in left if _on_plate(r)] == []
+
+
+def _on_plate(region: dict) -> bool:
+    xs = [p[0] for p in region["points"]]
+    ys = [p[1] for p in region["points"]]
+    return min(xs) >= 40 and max(xs) <= 420 and min(ys) >= 395 and max(ys) <= 475
+
+
+def test_one_click_suggests_redactions_for_the_task(world: World, data_dir) -> None:
+    task = _astronaut_task(world)
+
+    response = api_for(world.users["annotator"]).post(f"/tasks/{task.pk}/suggest-redactions")
+
+    assert response.status_code == 201, response.content
+    by_model = {p["model"]: p["shapes"] for p in response.json()["items"]}
+    assert set(by_model) == {"faces", "text"}
+    [face] = by_model["faces"]
+    assert _inside(face, ASTRONAUT_FACE)
+    assert not Annotation.objects.filter(task=task).exists()  # suggestions only
+    assert AuditEvent.objects.filter(action="inference.ran").count() == 2
+    assert api_for(world.users["target"]).post(
+        f"/tasks/{task.pk}/suggest-redactions").status_code == 404  # not their task
