@@ -59,6 +59,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/labeling.py
+	$(BIN)/python bench/inference.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json

@@ -57,6 +57,7 @@ class Env:
     import_workers: int
     max_request_bytes: int
     max_shapes: int
+    inference_threads: int
 
     @classmethod
     def read(cls) -> Env:
@@ -85,6 +86,7 @@ class Env:
             import_workers=_int("LABELOP_IMPORT_WORKERS", os.cpu_count() or 1, minimum=1),
             max_request_bytes=_int("LABELOP_MAX_REQUEST_BYTES", 2 * 1024**3, minimum=1024**2),
             max_shapes=_int("LABELOP_MAX_SHAPES", 2000, minimum=1),
+            inference_threads=_int("LABELOP_INFERENCE_THREADS", 0),
         )
 
 

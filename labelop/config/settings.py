@@ -174,6 +174,7 @@ LABELOP_MAX_UPLOAD_BYTES = ENV.max_upload_bytes
 LABELOP_IMPORT_WORKERS = ENV.import_workers
 LABELOP_MAX_REQUEST_BYTES = ENV.max_request_bytes
 LABELOP_MAX_SHAPES = ENV.max_shapes  # per annotation
+LABELOP_INFERENCE_THREADS = ENV.inference_threads  # per model run; 0: onnxruntime decides
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

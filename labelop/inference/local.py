@@ -69,7 +69,7 @@ class LocalModel:
 def threads() -> int:
     from django.conf import settings
 
-    return int(getattr(settings, "LABELOP_INFERENCE_THREADS", 0))  # 0: onnxruntime decides
+    return settings.LABELOP_INFERENCE_THREADS
 
 
 @cache
