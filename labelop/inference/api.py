@@ -35,6 +35,16 @@ def inference_start(request: ApiRequest, project_id: int, body: schemas.Inferenc
     return Status(202, {"job": job.pk})
 
 
+@router.post("/projects/{project_id}/suggest-redactions", response={202: schemas.JobsStarted},
+             operation_id="inference_suggest_redactions_project",
+             summary="Queue the local face and text models over every task (owners)")
+def suggest_redactions_project(request: ApiRequest, project_id: int) -> Status:
+    project = project_get(actor=request.auth, project_id=project_id)
+    jobs = [services.inference_start(actor=request.auth, project=project, model=name).pk
+            for name in services.REDACTION_MODELS]
+    return Status(202, {"job": jobs[0], "jobs": jobs})
+
+
 @router.post("/tasks/{task_id}/suggest-redactions", response={201: schemas.PredictionPage},
              operation_id="inference_suggest_redactions",
              summary="Run the local face and text models on the task (whoever may edit it)")

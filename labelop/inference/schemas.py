@@ -50,6 +50,11 @@ class InferenceIn(In):
     task_ids: list[Id] | None = Field(None, min_length=1, max_length=MAX_ASSIGN)
 
 
+class JobsStarted(Schema):
+    job: int  # the first; `jobs` holds one per model
+    jobs: list[int]
+
+
 class PredictionOut(Schema):
     id: int
     model: str

@@ -164,3 +164,20 @@ def test_one_click_suggests_redactions_for_the_task(world: World, data_dir) -> N
     assert AuditEvent.objects.filter(action="inference.ran").count() == 2
     assert api_for(world.users["target"]).post(
         f"/tasks/{task.pk}/suggest-redactions").status_code == 404  # not their task
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_project_gets_redaction_suggestions(world: World, data_dir) -> None:
+    task = _astronaut_task(world)
+
+    started = api_for(world.users["owner"]).post(
+        f"/projects/{world.project.pk}/suggest-redactions")
+    run_jobs()
+
+    assert started.status_code == 202, started.content
+    jobs = Job.objects.filter(pk__in=started.json()["jobs"])
+    assert sorted(j.params["model"] for j in jobs) == ["faces", "text"]
+    assert all(j.status == "succeeded" for j in jobs)
+    faces = task.predictions.get(model="faces").shapes
+    assert len(faces) == 1
+    assert _inside(faces[0], ASTRONAUT_FACE)

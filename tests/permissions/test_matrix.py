@@ -253,6 +253,8 @@ CASES = [
                                               "allow_private_network": True}),
     Case("inference_start", "POST", lambda w: f"{_p(w)}/inference", 202, Action.INFERENCE_RUN,
          body=lambda w: {"model": "faces"}),  # local: every profile allows it
+    Case("inference_suggest_redactions_project", "POST",
+         lambda w: f"{_p(w)}/suggest-redactions", 202, Action.INFERENCE_RUN),
     Case("inference_suggest_redactions", "POST",
          lambda w: f"/tasks/{_t(w)}/suggest-redactions", 201, Action.ANNOTATION_EDIT),
     Case("inference_predictions", "GET", lambda w: f"/tasks/{_t(w)}/predictions", 200,
