@@ -32,12 +32,12 @@ def import_start(request: ApiRequest, project_id: int, body: schemas.ImportIn) -
 
 
 def _serve(request: ApiRequest, asset_id: int, thumbnail: bool) -> StreamingHttpResponse:
-    asset, stream = services.image_open(
+    content_type, length, stream = services.image_open(
         actor=request.auth, asset_id=asset_id, thumbnail=thumbnail,
         in_page=request.headers.get("Sec-Fetch-Dest") == "image")
-    response = StreamingHttpResponse(stream, content_type=services.content_type(asset, thumbnail))
-    if not thumbnail:
-        response["Content-Length"] = str(asset.size)
+    response = StreamingHttpResponse(stream, content_type=content_type)
+    if length is not None:
+        response["Content-Length"] = str(length)
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "inline"

@@ -114,7 +114,7 @@ def _eight_bit(image: Image.Image) -> Image.Image:
                          else "RGB")
 
 
-def _thumbnail(image: Image.Image, orientation: int) -> bytes:
+def thumbnail_of(image: Image.Image, orientation: int) -> bytes:
     thumb = _eight_bit(image)
     scale = THUMBNAIL_SIZE / max(thumb.size)
     if scale < 1:  # a box reduction, then bilinear: sharp enough at this size, and quick
@@ -169,7 +169,7 @@ def prepare(data: bytes) -> Prepared:
     removed = sorted(set(stripped.removed) | set(names))
     return Prepared(data=stripped.data, format=fmt, width=image.width, height=image.height,
                     mode=image.mode, orientation=orientation if 1 <= orientation <= 8 else 1,
-                    removed=removed, thumbnail=_thumbnail(image, orientation))
+                    removed=removed, thumbnail=thumbnail_of(image, orientation))
 
 
 Source = bytes | str  # file content, or the path of a file to read (without following links)

@@ -26,6 +26,7 @@ from labelop.assets.ingest import (
     prepare_many,
     record_assets,
     sanitize_name,
+    thumbnail_of,
 )
 from labelop.assets.metadata import Refused
 from labelop.assets.models import Asset, Rendition
@@ -35,7 +36,7 @@ from labelop.core.errors import Forbidden, Invalid, NotFound
 from labelop.jobs.models import Job
 from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
-from labelop.privacy.profiles import download_refusal, storage_refusal
+from labelop.privacy.profiles import download_refusal, sees_redacted, storage_refusal
 from labelop.projects.models import Project
 from labelop.storage.backends import StorageError
 from labelop.storage.models import StorageLocation
@@ -259,13 +260,20 @@ def import_run(job: Job) -> dict[str, Any]:
 # ---------------------------------------------------------------- viewing
 
 def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page: bool = True
-               ) -> tuple[Asset, Iterator[bytes]]:
+               ) -> tuple[str, int | None, Iterator[bytes]]:
     """An image's bytes for someone who may see it; every view is audited first. `in_page`:
     the browser asked for it to draw into a page (see download_refusal)."""
     asset = Asset.objects.select_related("location", "project").filter(pk=asset_id).first()
     if asset is None:
         raise NotFound("Not found.")
     require(actor, Action.IMAGE_VIEW, asset)
+    if sees_redacted(asset.project, actor):  # the rendition, and a thumbnail made from it
+        rendition, data = redacted_open(actor=actor, asset_id=asset.pk)  # audited there
+        if thumbnail:
+            with Image.open(io.BytesIO(data)) as image:
+                data = thumbnail_of(image, asset.orientation)
+            return "image/jpeg", len(data), iter([data])
+        return FORMATS[rendition.format], len(data), iter([data])
     refusal = None if thumbnail else download_refusal(asset.project, actor, in_page=in_page)
     if refusal:  # the attempt stays on record (no transaction here: kept as it is raised)
         record(actor=actor, action=AuditAction.IMAGE_DOWNLOAD_REFUSED, project=asset.project,
@@ -275,7 +283,7 @@ def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page:
     stream = object_read(asset.location, asset.object_key, asset.parts, 0 if thumbnail else 1)
     record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
            target=f"asset:{asset.pk}", details={"kind": "thumbnail" if thumbnail else "content"})
-    return asset, stream
+    return content_type(asset, thumbnail), None if thumbnail else asset.size, stream
 
 
 def redacted_open(*, actor: Actor, asset_id: int) -> tuple[Rendition, bytes]:

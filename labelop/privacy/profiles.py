@@ -43,6 +43,10 @@ CONTROLS: dict[str, Control] = {
         EXPORT_ORIGINALS),
     "raw_download_for_non_owners": Control(
         "Non-owners may download raw images outside the editor", (True, False)),
+    # Not a row of the profile table: a tightening any project may choose, when even the
+    # people labelling must not see what is redacted (they work on the rendition).
+    "non_owners_see_redacted": Control(
+        "Non-owners see only redacted renditions, in the editor too", (False, True)),
 }
 
 
@@ -59,6 +63,7 @@ class Profile:
     storage_local_or_customer_key: bool
     exports_with_originals: str
     raw_download_for_non_owners: bool
+    non_owners_see_redacted: bool = False
 
     def controls(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
@@ -130,6 +135,14 @@ def model_refusal(project: Project, endpoint: Any) -> str | None:
                 f"({project.sensitivity}) keeps its images here: only local models may "
                 "process them.")
     return None
+
+
+def sees_redacted(project: Project, actor: Any) -> bool:
+    """Whether this caller is shown the redacted rendition instead of the original."""
+    from labelop.permissions import Role, role_in
+
+    return (policy_of(project).non_owners_see_redacted
+            and role_in(actor, project.pk) != Role.OWNER)
 
 
 def download_refusal(project: Project, actor: Any, *, in_page: bool) -> str | None:

@@ -93,3 +93,40 @@ def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, da
     assert session_api(world.users["owner"]).get(path).content == response.content
     assert Rendition.objects.count() == 1
     assert api_for(world.users["outsider"]).get(path).status_code == 404
+
+
+def test_a_project_can_show_non_owners_only_the_rendition(world: World, data_dir) -> None:
+    task = _astronaut_task(world)
+    face = local_models()["faces"].predict(Image.fromarray(photos.astronaut()))[0]
+    Annotation.objects.create(task=task, shapes=[{**face, "id": "r1", "method": "blur"}],
+                              updated_by=world.users["annotator"])
+    content = f"/images/{task.asset_id}/content"
+    editor = {"Sec-Fetch-Dest": "image"}
+    annotator = session_api(world.users["annotator"])
+    faces = local_models()["faces"]
+    before = _image(annotator.get(content, **editor))
+    assert len(faces.predict(before)) == 1  # the original, in the editor
+
+    tightened = api_for(world.users["owner"]).call(
+        "PUT", f"/projects/{world.project.pk}/policy",
+        {"controls": {"non_owners_see_redacted": True}})
+    assert tightened.status_code == 200, tightened.content
+
+    seen = annotator.get(content, **editor)
+    assert seen["Content-Type"] == "image/jpeg"
+    assert faces.predict(_image(seen)) == []
+    thumb = _bytes(annotator.get(f"/images/{task.asset_id}/thumbnail", **editor))
+    owners_thumb = _bytes(session_api(world.users["owner"]).get(
+        f"/images/{task.asset_id}/thumbnail", **editor))
+    assert thumb != owners_thumb
+    owner_sees = _image(session_api(world.users["owner"]).get(content, **editor))
+    assert len(faces.predict(owner_sees)) == 1
+
+
+def _bytes(response) -> bytes:
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
+def _image(response) -> Image.Image:
+    return Image.open(io.BytesIO(_bytes(response)))
