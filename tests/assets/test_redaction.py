@@ -68,11 +68,17 @@ def test_a_polygon_region_redacts_inside_it_only() -> None:
     assert rendered.getpixel((290, 290)) == original.getpixel((290, 290))
 
 
-def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, data_dir) -> None:
+def _face_redacted(world: World, method: str):
+    """The astronaut's task in the world's project, its face a redaction region."""
     task = _astronaut_task(world)
     face = local_models()["faces"].predict(Image.fromarray(photos.astronaut()))[0]
-    Annotation.objects.create(task=task, shapes=[{**face, "id": "r1", "method": "pixelate"}],
+    Annotation.objects.create(task=task, shapes=[{**face, "id": "r1", "method": method}],
                               updated_by=world.users["annotator"])
+    return task
+
+
+def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, data_dir) -> None:
+    task = _face_redacted(world, "pixelate")
     path = f"/images/{task.asset_id}/redacted"
 
     # A non-owner of a local_only project: no original outside the editor, but the rendition.
@@ -96,10 +102,7 @@ def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, da
 
 
 def test_a_project_can_show_non_owners_only_the_rendition(world: World, data_dir) -> None:
-    task = _astronaut_task(world)
-    face = local_models()["faces"].predict(Image.fromarray(photos.astronaut()))[0]
-    Annotation.objects.create(task=task, shapes=[{**face, "id": "r1", "method": "blur"}],
-                              updated_by=world.users["annotator"])
+    task = _face_redacted(world, "blur")
     content = f"/images/{task.asset_id}/content"
     editor = {"Sec-Fetch-Dest": "image"}
     annotator = session_api(world.users["annotator"])
