@@ -54,7 +54,9 @@ def image_content(request: ApiRequest, asset_id: int) -> StreamingHttpResponse:
             summary="The image with its task's redaction regions burned in (audited)",
             response={200: None})
 def image_redacted(request: ApiRequest, asset_id: int) -> HttpResponse:
-    rendition, data = services.redacted_open(actor=request.auth, asset_id=asset_id)
+    rendition, data = services.redacted_open(
+        actor=request.auth, asset_id=asset_id,
+        in_page=request.headers.get("Sec-Fetch-Dest") == "image")
     response = HttpResponse(data, content_type=FORMATS[rendition.format])
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -101,7 +101,7 @@ def _decode(data: bytes, fmt: str) -> Image.Image:
     return image
 
 
-def _eight_bit(image: Image.Image) -> Image.Image:
+def eight_bit(image: Image.Image) -> Image.Image:
     """A displayable copy: 16-bit and 32-bit greyscale stretched to their own range."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         wide = image.convert("I") if image.mode != "F" else image
@@ -115,7 +115,7 @@ def _eight_bit(image: Image.Image) -> Image.Image:
 
 
 def thumbnail_of(image: Image.Image, orientation: int) -> bytes:
-    thumb = _eight_bit(image)
+    thumb = eight_bit(image)
     scale = THUMBNAIL_SIZE / max(thumb.size)
     if scale < 1:  # a box reduction, then bilinear: sharp enough at this size, and quick
         size = (max(1, round(thumb.width * scale)), max(1, round(thumb.height * scale)))

@@ -26,21 +26,27 @@ def regions_sha256(regions: list[dict]) -> str:
 
 
 def render(image: Image.Image, regions: list[dict]) -> Image.Image:
-    out = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    from labelop.assets.ingest import eight_bit  # 16-bit and float images: their own range
+
+    base = eight_bit(image)
+    out = base.convert("RGBA" if "A" in base.getbands() else "RGB")
+    out.info = {}  # nothing of the original's metadata travels
     for region in regions:
-        mask = Image.new("L", out.size, 0)
-        draw = ImageDraw.Draw(mask)
-        if region.get("points"):
-            draw.polygon([tuple(p) for p in region["points"]], fill=255)
-        else:
-            x, y, w, h = (float(region[k]) for k in ("x", "y", "w", "h"))
-            draw.rectangle((x, y, x + w, y + h), fill=255)
-        box = mask.getbbox()
-        if box is None:
+        points = ([tuple(p) for p in region["points"]] if region.get("points") else
+                  _corners(*(float(region[k]) for k in ("x", "y", "w", "h"))))
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        box = (max(0, int(min(xs))), max(0, int(min(ys))),
+               min(out.width, int(max(xs)) + 1), min(out.height, int(max(ys)) + 1))
+        if box[2] <= box[0] or box[3] <= box[1]:
             continue
-        out.paste(_hidden(out.crop(box), region.get("method", "blur")), box,
-                  mask.crop(box))
+        mask = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)  # the region's box only
+        ImageDraw.Draw(mask).polygon([(x - box[0], y - box[1]) for x, y in points], fill=255)
+        out.paste(_hidden(out.crop(box), region.get("method", "blur")), box, mask)
     return out
+
+
+def _corners(x: float, y: float, w: float, h: float) -> list[tuple[float, float]]:
+    return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
 
 
 def _hidden(crop: Image.Image, method: str) -> Image.Image:

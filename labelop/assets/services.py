@@ -274,11 +274,8 @@ def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page:
                 data = thumbnail_of(image, asset.orientation)
             return "image/jpeg", len(data), iter([data])
         return FORMATS[rendition.format], len(data), iter([data])
-    refusal = None if thumbnail else download_refusal(asset.project, actor, in_page=in_page)
-    if refusal:  # the attempt stays on record (no transaction here: kept as it is raised)
-        record(actor=actor, action=AuditAction.IMAGE_DOWNLOAD_REFUSED, project=asset.project,
-               target=f"asset:{asset.pk}", details={"via": "token" if actor.token else "page"})
-        raise Forbidden(refusal, code="raw_download_forbidden")
+    if not thumbnail:
+        _refuse_download(actor, asset, in_page)
     # key and storage problems surface before the audit
     stream = object_read(asset.location, asset.object_key, asset.parts, 0 if thumbnail else 1)
     record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
@@ -286,18 +283,43 @@ def image_open(*, actor: Actor, asset_id: int, thumbnail: bool = False, in_page:
     return content_type(asset, thumbnail), None if thumbnail else asset.size, stream
 
 
-def redacted_open(*, actor: Actor, asset_id: int) -> tuple[Rendition, bytes]:
-    """The image with the redaction regions of its task's annotation burned in (made once per
-    set of regions, stored beside the original); every view is audited. Profiles that keep
-    originals in the editor still hand this out: it is what may leave the editor."""
-    from labelop.annotations.models import Annotation
+def _refuse_download(actor: Actor, asset: Asset, in_page: bool) -> None:
+    refusal = download_refusal(asset.project, actor, in_page=in_page)
+    if refusal:  # the attempt stays on record (no transaction here: kept as it is raised)
+        record(actor=actor, action=AuditAction.IMAGE_DOWNLOAD_REFUSED, project=asset.project,
+               target=f"asset:{asset.pk}", details={"via": "token" if actor.token else "page"})
+        raise Forbidden(refusal, code="raw_download_forbidden")
 
+
+def _regions(asset: Asset, *, every_revision: bool) -> list[dict]:
+    """The annotation's redaction regions; with `every_revision`, every region any save ever
+    held, so that removing or shrinking one shows nothing that was once hidden."""
+    from labelop.annotations.models import Annotation, AnnotationRevision
+
+    current = Annotation.objects.filter(task__asset=asset).values_list("shapes", flat=True)
+    saved = [*current]
+    if every_revision:
+        saved += AnnotationRevision.objects.filter(task__asset=asset).order_by(
+            "version").values_list("shapes", flat=True)
+    unique = {redaction.regions_sha256([r]): r for shapes in saved
+              for r in redaction.regions_of(shapes)}
+    return list(unique.values())
+
+
+def redacted_open(*, actor: Actor, asset_id: int, in_page: bool = True
+                  ) -> tuple[Rendition, bytes]:
+    """The image with the redaction regions of its task burned in (made once per set of
+    regions, stored beside the original); every view is audited. For the people a project
+    shows only renditions, every region ever saved is burned in; for the others the current
+    ones, under the same download rule as the original (a region is easily shrunk)."""
     asset = Asset.objects.select_related("location", "project").filter(pk=asset_id).first()
     if asset is None:
         raise NotFound("Not found.")
     require(actor, Action.IMAGE_VIEW, asset)
-    annotation = Annotation.objects.filter(task__asset=asset).first()
-    regions = redaction.regions_of(annotation.shapes if annotation else [])
+    every_revision = sees_redacted(asset.project, actor)
+    if not every_revision:
+        _refuse_download(actor, asset, in_page)
+    regions = _regions(asset, every_revision=every_revision)
     digest = redaction.regions_sha256(regions)
     rendition = Rendition.objects.filter(asset=asset, regions_sha256=digest).first()
     if rendition is None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from labelop.assets.ingest import eight_bit
 from labelop.inference.local import LocalModel, threads
 
 
@@ -54,7 +55,7 @@ class CenterFace(LocalModel):
         return super().make_session(model.SerializeToString())
 
     def predict(self, image: Image.Image) -> list[dict]:
-        rgb = image.convert("RGB")
+        rgb = eight_bit(image).convert("RGB")
         scale = min(1.0, self.max_side / max(rgb.size))
         # Sides divisible by 32, as the network's strides need.
         w, h = (max(32, round(side * scale / 32) * 32) for side in rgb.size)
@@ -63,10 +64,16 @@ class CenterFace(LocalModel):
         heat, size, offset = self.session().run(["537", "538", "539"], {"input.1": blob})
         sx, sy = rgb.size[0] / w, rgb.size[1] / h
         boxes = _decode(heat[0, 0], size[0], offset[0], self.threshold)
-        return [{"type": "redaction", "method": "blur", "x": round(x1 * sx, 1),
-                 "y": round(y1 * sy, 1), "w": round((x2 - x1) * sx, 1),
-                 "h": round((y2 - y1) * sy, 1), "score": round(score, 3)}
-                for x1, y1, x2, y2, score in boxes]
+        found = []
+        for x1, y1, x2, y2, score in boxes:  # back to the image's pixels, inside it
+            left, top = round(x1 * sx, 1), round(y1 * sy, 1)
+            right = min(round(x2 * sx, 1), float(rgb.width))
+            bottom = min(round(y2 * sy, 1), float(rgb.height))
+            if right - left >= 1 and bottom - top >= 1:
+                found.append({"type": "redaction", "method": "blur", "x": left, "y": top,
+                              "w": round(right - left, 1), "h": round(bottom - top, 1),
+                              "score": round(score, 3)})
+        return found
 
 
 def _decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: float
@@ -77,8 +84,8 @@ def _decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: f
     boxes = []
     for r, c in zip(rows, cols, strict=True):
         bh, bw = np.exp(size[0, r, c]) * 4, np.exp(size[1, r, c]) * 4
-        x1 = max(0.0, (c + offset[1, r, c] + 0.5) * 4 - bw / 2)
-        y1 = max(0.0, (r + offset[0, r, c] + 0.5) * 4 - bh / 2)
+        x1 = min(max(0.0, (c + offset[1, r, c] + 0.5) * 4 - bw / 2), width)
+        y1 = min(max(0.0, (r + offset[0, r, c] + 0.5) * 4 - bh / 2), height)
         boxes.append((float(x1), float(y1), float(min(x1 + bw, width)),
                       float(min(y1 + bh, height)), float(heat[r, c])))
     return _suppress(boxes, 0.3)
@@ -137,11 +144,16 @@ class TextRegions(LocalModel):
             "EngineConfig.onnxruntime.intra_op_num_threads": threads() or -1})
 
     def predict(self, image: Image.Image) -> list[dict]:
-        found = self.session()(np.asarray(image.convert("RGB")), use_det=True, use_cls=False,
-                               use_rec=True)
+        # Detection only: recognition would drop the regions it cannot read (blurred plates,
+        # handwriting), which are the ones to hide. rapidocr takes arrays as BGR.
+        rgb = eight_bit(image).convert("RGB")
+        found = self.session()(np.asarray(rgb)[..., ::-1], use_det=True, use_cls=False,
+                               use_rec=False)
         if found.boxes is None:
             return []
+        width, height = rgb.size
         return [{"type": "redaction", "method": "fill",
-                 "points": [[round(float(x), 1), round(float(y), 1)] for x, y in quad],
+                 "points": [[min(max(round(float(x), 1), 0.0), float(width)),
+                             min(max(round(float(y), 1), 0.0), float(height))] for x, y in quad],
                  "score": round(float(score), 3)}
                 for quad, score in zip(found.boxes, found.scores, strict=True)]

@@ -5,6 +5,7 @@ CPU inside this deployment. Nothing here opens a socket."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from functools import cache
 from importlib.metadata import entry_points
@@ -14,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 GROUP = "labelop.models"
+logger = logging.getLogger(__name__)
 
 
 class WeightsMismatch(Exception):
@@ -77,6 +79,10 @@ def local_models() -> dict[str, LocalModel]:
     """Every installed local model by name (one instance each per process)."""
     found: dict[str, LocalModel] = {}
     for point in entry_points(group=GROUP):
-        model = point.load()()
+        try:
+            model = point.load()()
+        except Exception:  # one broken plugin must not take the others (or /models) down
+            logger.exception("the model entry point %s does not load", point.value)
+            continue
         found[model.name] = model
     return found

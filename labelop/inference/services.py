@@ -4,6 +4,7 @@ profile's refusal is checked when the run is asked for and again when it runs.""
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from labelop.assets.ingest import FORMATS
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from labelop.inference.local import LocalModel, local_models
+from labelop.inference.local import LocalModel, WeightsMismatch, local_models
 from labelop.inference.models import ModelEndpoint, Prediction, Runs
 from labelop.inference.outbound import Refused, post_image, vetted_target
 from labelop.jobs.models import Job
@@ -29,6 +30,7 @@ from labelop.storage.backends import StorageError
 from labelop.storage.services import object_read
 
 _SHAPES = TypeAdapter(list[shape_rules.Shape])
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -85,6 +87,11 @@ def inference_start(*, actor: Actor, project: Project, model: str,
 REDACTION_MODELS = ("faces", "text")
 
 
+class ModelUnavailable(DomainError):
+    status = 503
+    code = "model_unavailable"
+
+
 def suggest_redactions(*, actor: Actor, task_id: int) -> list[Prediction]:
     """One click in the editor: the local face and text models on this task's image, their
     regions kept as redaction suggestions (never written into the annotation). Audited."""
@@ -98,10 +105,14 @@ def suggest_redactions(*, actor: Actor, task_id: int) -> list[Prediction]:
         refusal = model_refusal(task.project, model)
         if refusal:  # a local model: no profile refuses it; kept for a team's own plugins
             raise Forbidden(refusal, code="external_model_forbidden")
+        try:  # seconds of work: outside any transaction
+            shapes = _predict(model, task.project, task)
+        except (Refused, WeightsMismatch, OSError) as exc:
+            raise ModelUnavailable(f"{model.name} could not run: {exc}") from exc
         with transaction.atomic():
             made.append(Prediction.objects.create(
                 task=task, model=model.name, version=model.version, runs=model.runs,
-                weights_sha256=model.weights_sha256, shapes=_predict(model, task.project, task)))
+                weights_sha256=model.weights_sha256, shapes=shapes))
             record(actor=actor, action=AuditAction.INFERENCE_RAN, project=task.project,
                    target=f"task:{task.pk}", details={
                        "model": model.name, "version": model.version, "runs": model.runs,
@@ -138,6 +149,11 @@ def inference_run(job: Job) -> dict[str, Any]:
                 shapes = _predict(endpoint, project, task)
             except (Refused, DomainError, StorageError) as exc:  # this image only; go on
                 failed.append({"task": task.pk, "message": getattr(exc, "detail", str(exc))})
+            except WeightsMismatch:
+                raise  # the model itself is wrong: stop the run
+            except Exception as exc:  # an image the decoder or the model chokes on
+                logger.exception("inference on task %s failed", task.pk)
+                failed.append({"task": task.pk, "message": f"{type(exc).__name__}: {exc}"})
             else:
                 Prediction.objects.create(task=task, model=endpoint.name,
                                           version=endpoint.version, runs=endpoint.runs,
@@ -180,12 +196,20 @@ def _predict(endpoint: LocalModel | ModelEndpoint, project: Project, task: Task)
         raw = answer.get("shapes") if isinstance(answer, dict) else None
     if not isinstance(raw, list):
         raise Refused('The answer holds no "shapes" list.')
-    scores = [s.pop("score", None) if isinstance(s, dict) else None for s in raw]
-    try:
-        parsed = _SHAPES.validate_python(raw)
-    except ValidationError as exc:
-        raise Refused(f"The answer's shapes are not in the annotation format: "
-                      f"{exc.errors()[0]['msg']}.") from exc
-    stored = shape_rules.validate(parsed, labels=project.labels, width=asset.width,
-                                  height=asset.height, max_shapes=settings.LABELOP_MAX_SHAPES)
-    return [{**shape, "score": score} for shape, score in zip(stored, scores, strict=True)]
+    kept, problems = [], []
+    for shape in raw[:settings.LABELOP_MAX_SHAPES]:  # one bad shape never sinks the others
+        score = shape.pop("score", None) if isinstance(shape, dict) else None
+        try:
+            [stored] = shape_rules.validate(_SHAPES.validate_python([shape]),
+                                            labels=project.labels, width=asset.width,
+                                            height=asset.height, max_shapes=1)
+        except ValidationError as exc:
+            problems.append(f"not in the annotation format: {exc.errors()[0]['msg']}")
+        except Invalid as exc:
+            problems.append(exc.detail)
+        else:
+            kept.append({**stored, "score": score})
+    if problems and not kept:
+        raise Refused(f"None of the {len(raw)} shapes fits the project and the image; the "
+                      f"first: {problems[0]}")
+    return kept

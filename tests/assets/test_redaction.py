@@ -11,7 +11,6 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data as photos
 
-from labelop.annotations.models import Annotation
 from labelop.assets import redaction
 from labelop.assets.models import Rendition
 from labelop.audit.models import AuditEvent
@@ -72,8 +71,11 @@ def _face_redacted(world: World, method: str):
     """The astronaut's task in the world's project, its face a redaction region."""
     task = _astronaut_task(world)
     face = local_models()["faces"].predict(Image.fromarray(photos.astronaut()))[0]
-    Annotation.objects.create(task=task, shapes=[{**face, "id": "r1", "method": method}],
-                              updated_by=world.users["annotator"])
+    face.pop("score")
+    saved = api_for(world.users["annotator"]).call(
+        "PUT", f"/tasks/{task.pk}/annotation", {"shapes": [{**face, "method": method}]},
+        **{"If-Match": "0"})
+    assert saved.status_code == 200, saved.content
     return task
 
 
@@ -81,12 +83,14 @@ def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, da
     task = _face_redacted(world, "pixelate")
     path = f"/images/{task.asset_id}/redacted"
 
-    # A non-owner of a local_only project: no original outside the editor, but the rendition.
-    annotator = api_for(world.users["annotator"])
-    assert annotator.get(f"/images/{task.asset_id}/content").status_code == 403
-    response = annotator.get(path)
+    # An owner takes the rendition anywhere (exports are theirs); a non-owner of a local_only
+    # project only in the editor, as the original (a region is easily shrunk).
+    response = api_for(world.users["owner"]).get(path)
+    assert api_for(world.users["annotator"]).get(path).json()["code"] == "raw_download_forbidden"
+    in_editor = session_api(world.users["annotator"]).get(path, **{"Sec-Fetch-Dest": "image"})
 
     assert response.status_code == 200
+    assert in_editor.content == response.content
     assert response["Content-Type"] == "image/jpeg"
     image = Image.open(io.BytesIO(response.content))
     assert not image.getexif()
@@ -96,7 +100,6 @@ def test_the_api_serves_the_redacted_rendition_with_no_metadata(world: World, da
     event = AuditEvent.objects.filter(action="image.viewed").latest("pk")
     assert '"redacted"' in str(event.details)
     # Made once for these regions, then read back.
-    assert session_api(world.users["owner"]).get(path).content == response.content
     assert Rendition.objects.count() == 1
     assert api_for(world.users["outsider"]).get(path).status_code == 404
 
@@ -125,6 +128,12 @@ def test_a_project_can_show_non_owners_only_the_rendition(world: World, data_dir
     owner_sees = _image(session_api(world.users["owner"]).get(content, **editor))
     assert len(faces.predict(owner_sees)) == 1
 
+    # Removing the region does not bring the face back: every region ever saved is burned in.
+    saved = api_for(world.users["annotator"]).call(
+        "PUT", f"/tasks/{task.pk}/annotation", {"shapes": []}, **{"If-Match": "1"})
+    assert saved.status_code == 200, saved.content
+    assert faces.predict(_image(annotator.get(content, **editor))) == []
+
 
 def _bytes(response) -> bytes:
     assert response.status_code == 200
@@ -133,3 +142,16 @@ def _bytes(response) -> bytes:
 
 def _image(response) -> Image.Image:
     return Image.open(io.BytesIO(_bytes(response)))
+
+
+def test_sixteen_bit_scans_are_redacted_in_their_own_range() -> None:
+    grey = np.asarray(Image.fromarray(photos.astronaut()).convert("L"), dtype=np.uint16) * 200
+    scan = Image.fromarray(grey)  # 16-bit, values far above 255
+    assert scan.mode.startswith("I;16")
+    [face] = local_models()["faces"].predict(scan)
+
+    rendered = redaction.render(scan, [{**face, "method": "pixelate"}])
+
+    assert rendered.mode == "RGB"
+    assert local_models()["faces"].predict(rendered) == []
+    assert np.asarray(rendered).std() > 20  # not washed out to white

@@ -166,7 +166,7 @@ CASES = [
     Case("assets_image_content", "GET", lambda w: f"/images/{w.asset.pk}/content", 200,
          Action.IMAGE_VIEW, session=True, headers={"Sec-Fetch-Dest": "image"}),
     Case("assets_image_redacted", "GET", lambda w: f"/images/{w.asset.pk}/redacted", 200,
-         Action.IMAGE_VIEW),
+         Action.IMAGE_VIEW, session=True, headers={"Sec-Fetch-Dest": "image"}),
     Case("assets_image_thumbnail", "GET", lambda w: f"/images/{w.asset.pk}/thumbnail", 200,
          Action.IMAGE_VIEW),
     Case("jobs_job_get", "GET", lambda w: f"/jobs/{w.job.pk}", 200, Action.JOB_VIEW,
