@@ -17,7 +17,7 @@ from labelop.annotations.models import Annotation, Task, TaskState
 from labelop.assets.ingest import ingest
 from labelop.assets.services import project_location
 from labelop.audit.models import AuditEvent
-from labelop.inference.builtin import CenterFace
+from labelop.inference.builtin import CenterFace, TextRegions
 from labelop.inference.local import WeightsMismatch, local_models
 from labelop.jobs.models import Job
 from labelop.projects.models import Sensitivity
@@ -81,6 +81,8 @@ def test_a_local_only_project_finds_the_face_without_leaving_the_machine(world: 
     _connections = []
     try:
         run_jobs()
+        TextRegions().predict(Image.fromarray(photos.astronaut()))  # a fresh load, too
+        CenterFace().predict(Image.fromarray(photos.astronaut()))
         opened = list(_connections)
     finally:
         _connections = None
