@@ -58,9 +58,14 @@ class Env:
     max_request_bytes: int
     max_shapes: int
     inference_threads: int
+    redaction_cells: int
 
     @classmethod
     def read(cls) -> Env:
+        cells = os.environ.get("LABELOP_REDACTION_CELLS", "")
+        if cells.isdigit() and int(cells) > 3:  # more keeps features (test_redaction.py)
+            raise ConfigError("LABELOP_REDACTION_CELLS must be at most 3: more average colours "
+                              "per region would keep recognisable features")
         public_url = os.environ.get("LABELOP_PUBLIC_URL") or None
         if public_url and not public_url.startswith(("http://", "https://")):
             raise ConfigError(
@@ -87,6 +92,7 @@ class Env:
             max_request_bytes=_int("LABELOP_MAX_REQUEST_BYTES", 2 * 1024**3, minimum=1024**2),
             max_shapes=_int("LABELOP_MAX_SHAPES", 2000, minimum=1),
             inference_threads=_int("LABELOP_INFERENCE_THREADS", 0),
+            redaction_cells=_int("LABELOP_REDACTION_CELLS", 3, minimum=1),
         )
 
 

@@ -29,6 +29,7 @@ class ModelOut(Schema):
     runs: str  # "local": inside this deployment; "external": images are sent to `host`
     host: str | None  # where an external model runs (its full URL stays with the site admin)
     weights_sha256: str
+    runtime: str  # what runs it: onnxruntime on this server's CPU, or "HTTP" elsewhere
     labels: list[str]
 
     @staticmethod
@@ -36,7 +37,8 @@ class ModelOut(Schema):
         return {"name": endpoint.name, "version": endpoint.version,
                 "kind": getattr(endpoint, "kind", "objects"),
                 "runs": endpoint.runs, "host": urlsplit(endpoint.url).hostname,
-                "weights_sha256": endpoint.weights_sha256, "labels": list(endpoint.labels)}
+                "weights_sha256": endpoint.weights_sha256,
+                "runtime": getattr(endpoint, "runtime", "HTTP"), "labels": list(endpoint.labels)}
 
 
 class ModelPage(Schema):

@@ -40,8 +40,11 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 if a.std() == 0 or b.std() == 0 else float(np.corrcoef(a, b)[0, 1])
 
 
+@pytest.mark.parametrize("cells", [1, 2, 3])
 @pytest.mark.parametrize("method", ["blur", "pixelate", "fill"])
-def test_the_suggested_face_is_gone_from_the_rendition(method: str) -> None:
+def test_the_suggested_face_is_gone_from_the_rendition(method: str, cells: int,
+                                                        settings) -> None:
+    settings.LABELOP_REDACTION_CELLS = cells
     faces = local_models()["faces"]
     original = Image.fromarray(photos.astronaut())
     [face] = faces.predict(original)
@@ -56,6 +59,17 @@ def test_the_suggested_face_is_gone_from_the_rendition(method: str) -> None:
     assert abs(_corr(_detail(original, box), _detail(rendered, box))) <= MAX_DETAIL_CORRELATION
     outside = (0, 300, 512, 512)  # below the face: untouched
     assert np.array_equal(_grey(original, outside), _grey(rendered, outside))
+
+
+def test_more_colours_than_the_cap_would_keep_the_face(settings) -> None:
+    # Why LABELOP_REDACTION_CELLS stops at 3: at 4 the region keeps the face's structure.
+    settings.LABELOP_REDACTION_CELLS = 4
+    original = Image.fromarray(photos.astronaut())
+    [face] = local_models()["faces"].predict(original)
+    box = (int(face["x"]), int(face["y"]), int(face["x"] + face["w"]),
+           int(face["y"] + face["h"]))
+    rendered = redaction.render(original, [{**face, "method": "pixelate"}])
+    assert _corr(_grey(original, box), _grey(rendered, box)) > MAX_CORRELATION
 
 
 def test_a_polygon_region_redacts_inside_it_only() -> None:
@@ -155,3 +169,16 @@ def test_sixteen_bit_scans_are_redacted_in_their_own_range() -> None:
     assert rendered.mode == "RGB"
     assert local_models()["faces"].predict(rendered) == []
     assert np.asarray(rendered).std() > 20  # not washed out to white
+
+
+@pytest.mark.parametrize(("value", "ok"), [("1", True), ("3", True), ("4", False), ("0", False)])
+def test_the_strength_setting_is_bounded(monkeypatch: pytest.MonkeyPatch, value: str,
+                                         ok: bool) -> None:
+    from labelop.config.env import ConfigError, Env
+
+    monkeypatch.setenv("LABELOP_REDACTION_CELLS", value)
+    if ok:
+        assert Env.read().redaction_cells == int(value)
+    else:
+        with pytest.raises(ConfigError, match="LABELOP_REDACTION_CELLS"):
+            Env.read()

@@ -71,6 +71,7 @@ def test_a_registered_endpoint_is_listed_as_external_and_audited(world: World,
     assert [m for m in listed if m["runs"] == "external"] == [{
                        "name": "cloud-detector", "version": "2.1", "kind": "objects",
                        "runs": "external", "host": "127.0.0.1", "weights_sha256": "",
+                       "runtime": "HTTP",
                        "labels": ["car"]}]
     event = AuditEvent.objects.get(action="model.registered")
     assert event.actor_name == "site_admin"
