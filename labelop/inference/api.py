@@ -31,7 +31,7 @@ def model_register_external(request: ApiRequest, body: schemas.ExternalModelIn) 
 def inference_start(request: ApiRequest, project_id: int, body: schemas.InferenceIn) -> Status:
     project = project_get(actor=request.auth, project_id=project_id)
     job = services.inference_start(actor=request.auth, project=project, model=body.model,
-                                   task_ids=body.task_ids)
+                                   task_ids=body.task_ids, text_pattern=body.text_pattern)
     return Status(202, {"job": job.pk})
 
 

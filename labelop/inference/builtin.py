@@ -4,6 +4,7 @@ is downloaded at run time."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class CenterFace(LocalModel):
             {k: v for k, v in dims.items() if k not in graph_inputs})
         return super().make_session(model.SerializeToString())
 
-    def predict(self, image: Image.Image) -> list[dict]:
+    def predict(self, image: Image.Image, *, pattern: str | None = None) -> list[dict]:
         rgb = eight_bit(image).convert("RGB")
         scale = min(1.0, self.max_side / max(rgb.size))
         # Sides divisible by 32, as the network's strides need.
@@ -119,6 +120,7 @@ class TextRegions(LocalModel):
     weights_sha256 = "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
     recognition_sha256 = "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"
     runtime = "onnxruntime (CPU), through rapidocr"
+    reads_text = True
 
     def weights(self) -> Path:
         return _package_file("rapidocr", "models/PP-OCRv6_det_small.onnx")
@@ -143,17 +145,30 @@ class TextRegions(LocalModel):
             "Det.model_path": str(self.weights()), "Rec.model_path": str(self.recognition()),
             "EngineConfig.onnxruntime.intra_op_num_threads": threads() or -1})
 
-    def predict(self, image: Image.Image) -> list[dict]:
-        # Detection only: recognition would drop the regions it cannot read (blurred plates,
-        # handwriting), which are the ones to hide. rapidocr takes arrays as BGR.
+    def predict(self, image: Image.Image, *, pattern: str | None = None) -> list[dict]:
+        # Without a pattern, detection only: recognition would drop the regions it cannot
+        # read (blurred plates, handwriting), which are the ones to hide. With a pattern, only
+        # the lines read as matching it. rapidocr takes arrays as BGR.
         rgb = eight_bit(image).convert("RGB")
         found = self.session()(np.asarray(rgb)[..., ::-1], use_det=True, use_cls=False,
-                               use_rec=False)
+                               use_rec=pattern is not None)
         if found.boxes is None:
             return []
         width, height = rgb.size
+        texts = found.txts if pattern is not None else [None] * len(found.boxes)
+        wanted = text_pattern(pattern) if pattern is not None else None
         return [{"type": "redaction", "method": "fill",
                  "points": [[min(max(round(float(x), 1), 0.0), float(width)),
                              min(max(round(float(y), 1), 0.0), float(height))] for x, y in quad],
                  "score": round(float(score), 3)}
-                for quad, score in zip(found.boxes, found.scores, strict=True)]
+                for quad, score, text in zip(found.boxes, found.scores, texts, strict=True)
+                if wanted is None or wanted.search(text.replace(" ", ""))]
+
+
+def text_pattern(shape: str) -> re.Pattern[str]:
+    """A text shape as people write it on a form: `A` any letter, `9` any digit, `?` any
+    character, `*` any run; everything else itself ("AA-999-AA" for a licence plate). Not a
+    regular expression: nothing a user types can make matching slow."""
+    parts = {"A": "[^\\W\\d_]", "9": "\\d", "?": ".", "*": ".*?"}
+    return re.compile("".join(parts.get(c, re.escape(c)) for c in shape.replace(" ", "")),
+                      re.IGNORECASE)

@@ -64,8 +64,12 @@ class LocalModel:
         return onnxruntime.InferenceSession(weights, options,
                                             providers=["CPUExecutionProvider"])
 
-    def predict(self, image: Image.Image) -> list[dict]:
+    def predict(self, image: Image.Image, *, pattern: str | None = None) -> list[dict]:
+        """Shapes found in the image; `pattern` (a text shape, see text_pattern) for models
+        that read text, refused by the others."""
         raise NotImplementedError
+
+    reads_text = False
 
 
 def threads() -> int:

@@ -50,6 +50,9 @@ class InferenceIn(In):
     model: ModelName
     # Without ids: every task of the project.
     task_ids: list[Id] | None = Field(None, min_length=1, max_length=MAX_ASSIGN)
+    # Only lines of text read as this shape: `A` letter, `9` digit, `?` any, `*` any run
+    # ("AA-999-AA": licence plates). For models that read text.
+    text_pattern: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class JobsStarted(Schema):

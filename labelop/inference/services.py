@@ -56,7 +56,7 @@ def model_register_external(*, actor: Actor, name: str, url: str,
 
 
 def inference_start(*, actor: Actor, project: Project, model: str,
-                    task_ids: list[int] | None = None) -> Job:
+                    task_ids: list[int] | None = None, text_pattern: str | None = None) -> Job:
     """Queue a run of `model` over the project's tasks (or the given ones). A model the
     profile forbids is refused here, and the refusal is audited."""
     require(actor, Action.INFERENCE_RUN, project)
@@ -66,6 +66,9 @@ def inference_start(*, actor: Actor, project: Project, model: str,
         record(actor=actor, action=AuditAction.INFERENCE_REFUSED, project=project,
                target=f"model:{model}", details={"reason": refusal})  # kept: no transaction
         raise Forbidden(refusal, code="external_model_forbidden")
+    if text_pattern is not None and not getattr(endpoint, "reads_text", False):
+        raise Invalid(f"{model} does not read text: a text pattern needs a model that does "
+                      "(text).", code="pattern_not_supported")
     if task_ids is not None:
         found = set(Task.objects.filter(project=project, pk__in=task_ids)
                     .values_list("pk", flat=True))
@@ -76,7 +79,8 @@ def inference_start(*, actor: Actor, project: Project, model: str,
 
     with transaction.atomic():
         job = job_create(kind="inference", project_id=project.pk, created_by=actor.user,
-                         params={"model": model, "task_ids": task_ids},
+                         params={"model": model, "task_ids": task_ids,
+                                 "text_pattern": text_pattern},
                          enqueue=lambda job_id: inference_run_job.enqueue(job_id))
         record(actor=actor, action=AuditAction.INFERENCE_STARTED, project=project,
                target=f"job:{job.pk}", details={"model": model, "runs": endpoint.runs,
@@ -146,7 +150,7 @@ def inference_run(job: Job) -> dict[str, Any]:
                 project.refresh_from_db(fields=["sensitivity", "policy", "review_required"])
                 _refuse_if_forbidden(job, project, endpoint)
             try:
-                shapes = _predict(endpoint, project, task)
+                shapes = _predict(endpoint, project, task, job.params.get("text_pattern"))
             except (Refused, DomainError, StorageError) as exc:  # this image only; go on
                 failed.append({"task": task.pk, "message": getattr(exc, "detail", str(exc))})
             except WeightsMismatch:
@@ -184,12 +188,13 @@ def _refuse_if_forbidden(job: Job, project: Project, endpoint: LocalModel | Mode
         raise Refused(refusal)
 
 
-def _predict(endpoint: LocalModel | ModelEndpoint, project: Project, task: Task) -> list[dict]:
+def _predict(endpoint: LocalModel | ModelEndpoint, project: Project, task: Task,
+             text_pattern: str | None = None) -> list[dict]:
     asset = task.asset
     data = b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
     if isinstance(endpoint, LocalModel):
         with Image.open(io.BytesIO(data)) as image:  # stored pixels: shapes are in them
-            raw: Any = endpoint.predict(image)
+            raw: Any = endpoint.predict(image, pattern=text_pattern)
     else:
         answer = post_image(endpoint.url, data, FORMATS[asset.format],
                             allow_private_network=endpoint.allow_private_network)

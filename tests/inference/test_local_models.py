@@ -183,3 +183,48 @@ def test_a_whole_project_gets_redaction_suggestions(world: World, data_dir) -> N
     faces = task.predictions.get(model="faces").shapes
     assert len(faces) == 1
     assert _inside(faces[0], ASTRONAUT_FACE)
+
+
+def _form() -> bytes:
+    """A form with a name line and a licence plate line."""
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("RGB", (640, 300), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=40)
+    draw.text((30, 40), "Name: Jane Smith", fill="black", font=font)
+    draw.text((30, 180), "AB-123-CD", fill="black", font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_pattern_keeps_only_the_lines_of_that_shape(world: World, data_dir) -> None:
+    task = ingest(project=world.project, location=project_location(world.project),
+                  data=_form(), name="form.png", created_by=world.users["owner"],
+                  via="upload").task
+    owner = api_for(world.users["owner"])
+    p = world.project.pk
+    assert owner.post(f"/projects/{p}/inference", {"model": "faces", "text_pattern": "AA-999-AA"}
+                      ).json()["code"] == "pattern_not_supported"
+
+    every = owner.post(f"/projects/{p}/inference", {"model": "text"})
+    plates = owner.post(f"/projects/{p}/inference", {"model": "text",
+                                                     "text_pattern": "AA-999-AA"})
+    run_jobs()
+
+    assert every.status_code == plates.status_code == 202
+    by_job = {pr.job_id: pr.shapes for pr in task.predictions.all()}
+    assert len(by_job[every.json()["job"]]) == 2
+    [plate] = by_job[plates.json()["job"]]
+    assert min(y for _, y in plate["points"]) > 150  # the second line, not the name
+
+
+def test_text_shapes_are_not_regular_expressions() -> None:
+    from labelop.inference.builtin import text_pattern
+
+    assert text_pattern("AA-999-AA").search("XAB-123-CDX")
+    assert not text_pattern("AA-999-AA").search("AB-12-CD")
+    assert text_pattern("(a+)+$").search("x(a+)+$")  # literal characters, no backtracking trap
+    assert not text_pattern("(a+)+$").search("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!")
