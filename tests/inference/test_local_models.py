@@ -66,6 +66,8 @@ def test_the_registry_lists_the_face_model_as_local(world: World) -> None:
     assert faces["kind"] == "faces"
     assert faces["host"] is None
     assert faces["weights_sha256"] == CenterFace.weights_sha256
+    assert faces["labels"] == ["face"]
+    assert faces["runtime"] == "onnxruntime (CPU)"
 
 
 @pytest.mark.django_db(transaction=True)
