@@ -309,3 +309,23 @@ def openapi() -> None:
     from labelop.core.api import api
 
     click.echo(json.dumps(api.get_openapi_schema(), indent=2, sort_keys=True))
+
+
+@main.group()
+def snapshot() -> None:
+    """Snapshots: signed manifests of a project's reviewed work."""
+
+
+@snapshot.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", default=None,
+              help="The signer's Ed25519 public key (base64), as GET /api/v1/instance/"
+                   "public-key gives it; without it the key inside the file is used.")
+def snapshot_verify(path: str, public_key: str | None) -> None:
+    """Check a snapshot file's SHA-256 and signature offline, from the file alone."""
+    from labelop.releases.signing import verify  # no database, no settings needed
+
+    ok, reason = verify(Path(path).read_bytes(), public_key)
+    click.echo(f"{'OK' if ok else 'FAILED'}: {reason}")
+    if not ok:
+        raise SystemExit(1)

@@ -44,5 +44,7 @@ class AuditAction(StrEnum):
     INFERENCE_STARTED = "inference.started"
     INFERENCE_REFUSED = "inference.refused"
     INFERENCE_RAN = "inference.ran"
+    SNAPSHOT_CREATED = "snapshot.created"
+    SNAPSHOT_DOWNLOADED = "snapshot.downloaded"
     PROJECT_ACTIVATED = "project.activated"
     PROJECT_ACTIVATION_REFUSED = "project.activation_refused"

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "labelop.review",
     "labelop.jobs",
     "labelop.inference",
+    "labelop.releases",
     "labelop.privacy",
 ]
 

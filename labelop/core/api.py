@@ -92,6 +92,7 @@ def _register_routers() -> None:
     from labelop.jobs.api import router as jobs_router
     from labelop.privacy.api import router as privacy_router
     from labelop.projects.api import router as projects_router
+    from labelop.releases.api import router as releases_router
     from labelop.review.api import router as review_router
     from labelop.storage.api import router as storage_router
 
@@ -109,6 +110,7 @@ def _register_routers() -> None:
     api.add_router("", review_router)
     api.add_router("", privacy_router)
     api.add_router("", inference_router)
+    api.add_router("", releases_router)
 
 
 _register_routers()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 # Every append-only table; test fixtures lift these triggers only to empty the database.
-APPEND_ONLY_TABLES = ["audit_auditevent"]
+APPEND_ONLY_TABLES = ["audit_auditevent", "releases_snapshot"]
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION labelop_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -44,6 +44,8 @@ class Action(StrEnum):
     ACCESS_REPORT_VIEW = "access.report.view"
     EXCEPTION_MANAGE = "exception.manage"
     INFERENCE_RUN = "inference.run"
+    SNAPSHOT_CREATE = "snapshot.create"
+    SNAPSHOT_VIEW = "snapshot.view"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

@@ -47,6 +47,9 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     # Sending a project's images through a model is an owner's decision (the profile may
     # still forbid the model: privacy.profiles.model_refusal).
     Action.INFERENCE_RUN: frozenset({OWNER}),
+    Action.SNAPSHOT_CREATE: frozenset({OWNER}),
+    # Reviewers check what was released; a manifest holds every shape of the project.
+    Action.SNAPSHOT_VIEW: frozenset({OWNER, REVIEWER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.

@@ -69,6 +69,13 @@ def _t(w: World) -> int:
     return w.asset.task.pk  # assigned to the annotator
 
 
+def _snapshot(w: World) -> int:
+    """A snapshot of the world's project, taken by its owner."""
+    from labelop.releases.services import snapshot_create
+
+    return snapshot_create(actor=w.actor("owner"), project=w.project, name="given").pk
+
+
 def _asked(w: World) -> int:
     """An exception another owner asked for (the caller may approve it)."""
     from datetime import timedelta
@@ -246,6 +253,16 @@ CASES = [
          body=lambda w: {"action": "profile:standard", "reason": "vendor pilot"}),
     Case("privacy_exception_approve", "POST", lambda w: f"/exceptions/{_asked(w)}/approve", 200,
          Action.EXCEPTION_MANAGE),
+    Case("releases_snapshot_create", "POST", lambda w: f"{_p(w)}/snapshots", 201,
+         Action.SNAPSHOT_CREATE, body=lambda w: {"name": "release"}),
+    Case("releases_snapshot_list", "GET", lambda w: f"{_p(w)}/snapshots", 200,
+         Action.SNAPSHOT_VIEW, mutates=False),
+    Case("releases_snapshot_get", "GET", lambda w: f"/snapshots/{_snapshot(w)}", 200,
+         Action.SNAPSHOT_VIEW, mutates=False),
+    Case("releases_snapshot_manifest", "GET", lambda w: f"/snapshots/{_snapshot(w)}/manifest",
+         200, Action.SNAPSHOT_VIEW),
+    Case("releases_public_key", "GET", lambda w: "/instance/public-key", 200, PUBLIC,
+         mutates=False),
     Case("inference_model_list", "GET", lambda w: "/models", 200, Action.MODEL_LIST,
          mutates=False),
     Case("inference_model_register_external", "POST", lambda w: "/models/external", 201,
@@ -301,16 +318,17 @@ def test_authorization_matrix(image_world: World, case: Case, who: str) -> None:
     user = world.users.get(who)
     client = (session_api(user) if case.session and user else Api() if case.session
               else api_for(user))
+    path = case.path(world)  # objects the case needs exist (and are audited) before counting
+    body = case.body(world) if case.body else None
     events_before = AuditEvent.objects.count()
     want = expected_status(case, who)
 
     if case.multipart:
         upload = SimpleUploadedFile("new.jpg", images.jpeg(seed=77))
-        response = client.client.post(f"/api/v1{case.path(world)}", {"files": [upload]},
+        response = client.client.post(f"/api/v1{path}", {"files": [upload]},
                                       headers=client.headers)
     else:
-        response = client.call(case.method, case.path(world),
-                               case.body(world) if case.body else None, **case.headers)
+        response = client.call(case.method, path, body, **case.headers)
 
     assert response.status_code == want, response.content
     if want >= 400:

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.http import HttpResponse
+from ninja import Router, Status
+
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
+from labelop.core.auth import ApiRequest
+from labelop.projects.selectors import project_get
+from labelop.releases import schemas, selectors, services, signing
+
+router = Router(tags=["releases"])
+
+
+@router.post("/projects/{project_id}/snapshots", response={201: schemas.SnapshotOut},
+             operation_id="releases_snapshot_create",
+             summary="Take a signed, immutable snapshot of the reviewed work (owners)")
+def snapshot_create(request: ApiRequest, project_id: int, body: schemas.SnapshotIn) -> Status:
+    project = project_get(actor=request.auth, project_id=project_id)
+    snapshot = services.snapshot_create(actor=request.auth, project=project, name=body.name)
+    return Status(201, schemas.SnapshotOut.of(snapshot))
+
+
+@router.get("/projects/{project_id}/snapshots", response=schemas.SnapshotPage,
+            operation_id="releases_snapshot_list", summary="The project's snapshots, newest first")
+def snapshot_list(request: ApiRequest, project_id: int, cursor: str | None = None,
+                  limit: int = 50) -> dict:
+    project = project_get(actor=request.auth, project_id=project_id)
+    page = selectors.snapshot_list(actor=request.auth, project=project, cursor=cursor,
+                                   limit=limit)
+    return {"items": [schemas.SnapshotOut.of(s) for s in page.items], "next": page.next}
+
+
+@router.get("/snapshots/{snapshot_id}", response=schemas.SnapshotOut,
+            operation_id="releases_snapshot_get", summary="One snapshot")
+def snapshot_get(request: ApiRequest, snapshot_id: int) -> dict:
+    return schemas.SnapshotOut.of(selectors.snapshot_get(actor=request.auth,
+                                                         snapshot_id=snapshot_id))
+
+
+@router.get("/snapshots/{snapshot_id}/manifest", response={200: None},
+            operation_id="releases_snapshot_manifest",
+            summary="The signed manifest file (`labelop snapshot verify` checks it offline)")
+def snapshot_manifest(request: ApiRequest, snapshot_id: int) -> HttpResponse:
+    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
+    data = selectors.signed_file(snapshot)
+    record(actor=request.auth, action=AuditAction.SNAPSHOT_DOWNLOADED, project=snapshot.project,
+           target=f"snapshot:{snapshot.pk}", details={"sha256": snapshot.sha256})
+    response = HttpResponse(data, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="snapshot-{snapshot.pk}.json"'
+    return response
+
+
+@router.get("/instance/public-key", response=schemas.PublicKeyOut, auth=None,
+            operation_id="releases_public_key",
+            summary="The instance's Ed25519 key that signs snapshots")
+def public_key(request: ApiRequest) -> dict:
+    return {"algorithm": "ed25519", "public_key": signing.public_key_b64()}

@@ -1,0 +1,34 @@
+"""Snapshots: immutable, signed manifests of a project's labels at a moment."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Snapshot(models.Model):
+    """One signed manifest, stored as an object; the row is append-only (a trigger)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT,
+                                related_name="snapshots")
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("storage.StorageLocation", on_delete=models.PROTECT,
+                                 related_name="+")
+    object_key = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)  # of the canonical manifest
+    signature = models.CharField(max_length=128)  # Ed25519 over sha256's bytes, base64
+    size = models.BigIntegerField()
+    tasks = models.PositiveIntegerField()
+    shapes = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"],
+                                               name="one_snapshot_name_per_project")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"

@@ -1,0 +1,93 @@
+"""The instance's Ed25519 key: it signs snapshot manifests; anyone checks them with the
+public key alone (GET /api/v1/instance/public-key, or the copy inside each signed file)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+FORMAT = "labelop-snapshot/1"
+
+
+def canonical(value: Any) -> bytes:
+    """One byte sequence per value: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def _key_path() -> Path:
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR) / "keys" / "snapshot-signing.pem"
+
+
+def private_key() -> Ed25519PrivateKey:
+    """Made on first use (mode 0600, written aside and linked into place so that concurrent
+    first uses agree on one key)."""
+    path = _key_path()
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
+
+
+def public_key_b64() -> str:
+    raw = private_key().public_key().public_bytes(serialization.Encoding.Raw,
+                                                  serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def sign(manifest: dict) -> bytes:
+    """The signed file: the manifest, its SHA-256, the signature and the public key."""
+    digest = hashlib.sha256(canonical(manifest)).hexdigest()
+    signature = base64.b64encode(private_key().sign(bytes.fromhex(digest))).decode()
+    return canonical({"format": FORMAT, "manifest": manifest, "sha256": digest,
+                      "signature": signature, "public_key": public_key_b64()})
+
+
+def verify(signed: bytes, public_key: str | None = None) -> tuple[bool, str]:
+    """(ok, reason) for a signed file, from its bytes alone; `public_key` (base64) pins the
+    signer instead of trusting the copy inside the file."""
+    try:
+        envelope = json.loads(signed)
+        manifest = envelope["manifest"]
+        digest = hashlib.sha256(canonical(manifest)).hexdigest()
+        if digest != envelope["sha256"]:
+            return False, "the manifest's SHA-256 does not match: it was changed"
+        key_b64 = public_key or envelope["public_key"]
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_b64))
+        key.verify(base64.b64decode(envelope["signature"]), bytes.fromhex(digest))
+    except InvalidSignature:
+        return False, "the signature does not match the manifest and the public key"
+    except (ValueError, KeyError, TypeError) as exc:
+        return False, f"not a LabelOp signed snapshot: {exc}"
+    if public_key is None and envelope["public_key"] != key_b64:
+        return False, "unexpected public key"
+    return True, f"hash and signature verify ({len(manifest.get('tasks', []))} tasks)"

@@ -1,0 +1,121 @@
+"""Snapshots: the profile's review rule decides what enters; the manifest is signed, verifies
+offline from the file alone, fails after one changed byte, and its row cannot change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from django.db import DatabaseError, transaction
+
+from labelop.annotations.models import Annotation, Task, TaskState
+from labelop.audit.models import AuditEvent
+from labelop.cli import main
+from labelop.projects.models import Sensitivity
+from labelop.releases.models import Snapshot
+from labelop.releases.signing import verify
+from tests.conftest import World, api_for
+from tests.labeling import LABELS, make_tasks
+
+pytestmark = pytest.mark.usefixtures("data_dir")
+BOX = {"id": "b1", "type": "bbox", "label": "car", "x": 1, "y": 2, "w": 30, "h": 20}
+
+
+def _tasks(world: World) -> list[Task]:
+    world.project.labels = LABELS
+    world.project.save()
+    tasks = make_tasks(world.project, 3, created_by=world.users["owner"])
+    for task, state in zip(tasks, (TaskState.ACCEPTED, TaskState.SUBMITTED,
+                                   TaskState.ASSIGNED), strict=True):
+        Task.objects.filter(pk=task.pk).update(state=state, assignee=world.users["annotator"])
+        Annotation.objects.create(task=task, shapes=[BOX])
+    return tasks
+
+
+def _signed(owner, snapshot_id: int) -> bytes:
+    response = owner.get(f"/snapshots/{snapshot_id}/manifest")
+    assert response.status_code == 200
+    return response.content
+
+
+def test_only_accepted_work_enters_where_review_is_required(world: World) -> None:
+    accepted, _, _ = _tasks(world)
+    owner = api_for(world.users["owner"])
+
+    created = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "release 1"})
+
+    assert created.status_code == 201, created.content
+    assert created.json()["tasks"] == 1
+    signed = _signed(owner, created.json()["id"])
+    key = api_for(None).get("/instance/public-key").json()["public_key"]
+    assert verify(signed, key) == (True, "hash and signature verify (1 tasks)")
+    body = json.loads(signed)["manifest"]
+    assert body["entering_states"] == ["accepted"]
+    assert [t["id"] for t in body["tasks"]] == [accepted.pk]
+    assert body["tasks"][0]["shapes"] == [BOX]
+    assert body["tasks"][0]["image_sha256"] == accepted.asset.sha256
+    assert body["counts"] == {"tasks": 1, "shapes": 1, "by_label": {"car": 1}}
+    assert body["policy"]["review_required"] is True
+    assert json.loads(signed)["sha256"] == created.json()["sha256"]
+    assert AuditEvent.objects.filter(action="snapshot.created").count() == 1
+    assert AuditEvent.objects.filter(action="snapshot.downloaded").count() == 1
+
+
+def test_without_required_review_submitted_work_enters_and_parents_chain(world: World) -> None:
+    world.project.sensitivity = Sensitivity.STANDARD
+    world.project.review_required = False
+    world.project.save()
+    _tasks(world)
+    owner = api_for(world.users["owner"])
+    first = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "a"}).json()
+    second = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "b"}).json()
+
+    assert first["tasks"] == 2
+    assert second["parent"] == first["id"]
+    manifest = json.loads(_signed(owner, second["id"]))["manifest"]
+    assert manifest["parent"] == {"id": first["id"], "sha256": first["sha256"]}
+    again = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "a"})
+    assert again.status_code == 409
+    listed = owner.get(f"/projects/{world.project.pk}/snapshots").json()["items"]
+    assert [s["name"] for s in listed] == ["b", "a"]
+
+
+def test_one_changed_byte_or_another_key_fails_verification(world: World,
+                                                          tmp_path: Path) -> None:
+    _tasks(world)
+    owner = api_for(world.users["owner"])
+    snapshot = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "r"}).json()
+    signed = _signed(owner, snapshot["id"])
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(signed)
+    assert CliRunner().invoke(main, ["snapshot", "verify", str(path)]).exit_code == 0
+
+    at = signed.index(b'"x":1')
+    tampered = signed[:at] + b'"x":7' + signed[at + 5:]
+    path.write_bytes(tampered)
+    result = CliRunner().invoke(main, ["snapshot", "verify", str(path)])
+    assert result.exit_code == 1
+    assert "it was changed" in result.output
+
+    envelope = json.loads(signed)
+    envelope["sha256"] = __import__("hashlib").sha256(
+        json.dumps(envelope["manifest"] | {"name": "forged"}, sort_keys=True,
+                   separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+    envelope["manifest"]["name"] = "forged"
+    assert verify(json.dumps(envelope).encode())[1] == (
+        "the signature does not match the manifest and the public key")
+    other = "A" * 43 + "="  # a different (all-zero) Ed25519 public key
+    assert verify(signed, other)[0] is False
+
+
+def test_snapshot_rows_cannot_change(world: World) -> None:
+    _tasks(world)
+    snapshot_id = api_for(world.users["owner"]).post(
+        f"/projects/{world.project.pk}/snapshots", {"name": "r"}).json()["id"]
+    for change in (lambda: Snapshot.objects.filter(pk=snapshot_id).update(name="other"),
+                   lambda: Snapshot.objects.filter(pk=snapshot_id).delete()):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            change()
+    assert Snapshot.objects.get(pk=snapshot_id).name == "r"
