@@ -102,6 +102,23 @@ def ensure_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
+def write_once(path: Path, data: bytes) -> None:
+    """Create `path` (mode 0600) holding `data` unless it exists: written aside, then linked
+    into place, so that concurrent first starts agree on one content."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
 def instance_secret(data_dir: Path, name: str, nbytes: int = 50) -> str:
     """Read the named secret from the data dir, generating it (mode 0600) on first use.
 
@@ -110,19 +127,7 @@ def instance_secret(data_dir: Path, name: str, nbytes: int = 50) -> str:
     ensure_data_dir(data_dir)
     path = data_dir / name
     if not path.exists():
-        # Write aside, then link into place: concurrent first starts agree on one secret.
-        tmp = data_dir / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(nbytes))
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        write_once(path, secrets.token_urlsafe(nbytes).encode())
     value = path.read_text().strip()
     if not value:
         raise ConfigError(f"{path} is empty; delete it to generate a new secret")
