@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from django.http import HttpResponse
+from typing import Literal
+
+from django.http import HttpResponse, JsonResponse
 from ninja import Router, Status
 
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.auth import ApiRequest
 from labelop.projects.selectors import project_get
+from labelop.releases import diff as release_diff
 from labelop.releases import schemas, selectors, services, signing
 
 router = Router(tags=["releases"])
@@ -49,6 +52,24 @@ def snapshot_manifest(request: ApiRequest, snapshot_id: int) -> HttpResponse:
     response = HttpResponse(data, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="snapshot-{snapshot.pk}.json"'
     return response
+
+
+@router.get("/snapshots/{snapshot_id}/diff/{other_id}", response={200: None},
+            operation_id="releases_snapshot_diff",
+            summary="What changed from this snapshot to the other: JSON, or the release report "
+                    "in Markdown with ?format=markdown")
+def snapshot_diff(request: ApiRequest, snapshot_id: int, other_id: int,
+                  format: Literal["json", "markdown"] = "json") -> HttpResponse:
+    a = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
+    b = selectors.snapshot_get(actor=request.auth, snapshot_id=other_id)
+    report = release_diff.snapshot_diff(a, b)
+    if format == "markdown":
+        response = HttpResponse(release_diff.as_markdown(report),
+                                content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="release-{a.pk}-to-{b.pk}.md"')
+        return response
+    return JsonResponse(report)
 
 
 @router.get("/instance/public-key", response=schemas.PublicKeyOut, auth=None,

@@ -69,11 +69,11 @@ def _t(w: World) -> int:
     return w.asset.task.pk  # assigned to the annotator
 
 
-def _snapshot(w: World) -> int:
+def _snapshot(w: World, name: str = "given") -> int:
     """A snapshot of the world's project, taken by its owner."""
     from labelop.releases.services import snapshot_create
 
-    return snapshot_create(actor=w.actor("owner"), project=w.project, name="given").pk
+    return snapshot_create(actor=w.actor("owner"), project=w.project, name=name).pk
 
 
 def _asked(w: World) -> int:
@@ -261,6 +261,9 @@ CASES = [
          Action.SNAPSHOT_VIEW, mutates=False),
     Case("releases_snapshot_manifest", "GET", lambda w: f"/snapshots/{_snapshot(w)}/manifest",
          200, Action.SNAPSHOT_VIEW),
+    Case("releases_snapshot_diff", "GET",
+         lambda w: f"/snapshots/{_snapshot(w)}/diff/{_snapshot(w, 'later')}", 200,
+         Action.SNAPSHOT_VIEW, mutates=False),
     Case("releases_public_key", "GET", lambda w: "/instance/public-key", 200, PUBLIC,
          mutates=False),
     Case("inference_model_list", "GET", lambda w: "/models", 200, Action.MODEL_LIST,

@@ -119,3 +119,40 @@ def test_snapshot_rows_cannot_change(world: World) -> None:
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             change()
     assert Snapshot.objects.get(pk=snapshot_id).name == "r"
+
+
+def test_the_diff_says_what_changed_who_changed_it_and_the_label_counts(world: World) -> None:
+    from labelop.annotations.services import annotation_save
+    from labelop.annotations.shapes import BBox
+
+    world.project.sensitivity = Sensitivity.STANDARD
+    world.project.review_required = False
+    world.project.save()
+    _, edited, _ = _tasks(world)
+    owner = api_for(world.users["owner"])
+    p = world.project.pk
+    first = owner.post(f"/projects/{p}/snapshots", {"name": "v1"}).json()
+    # The owner corrects the submitted task: the box moves, and a second car is added.
+    plate = {"plate": "AB-123-CD"}
+    annotation_save(actor=world.actor("owner"), task_id=edited.pk, if_match=0, shapes=[
+        BBox(type="bbox", id="b1", label="car", x=5, y=2, w=30, h=20, attributes=plate),
+        BBox(type="bbox", id="c2", label="car", x=50, y=50, w=10, h=20, attributes=plate)])
+    Task.objects.filter(pk=edited.pk).update(state=TaskState.SUBMITTED)
+    second = owner.post(f"/projects/{p}/snapshots", {"name": "v2"}).json()
+
+    report = owner.get(f"/snapshots/{first['id']}/diff/{second['id']}").json()
+
+    assert report["tasks"] == {"added": [], "removed": [], "changed": 1}
+    [change] = report["changed"]
+    assert change["task"] == edited.pk
+    assert change["shapes"]["moved"] == [{"id": "b1", "label": "car"}]
+    assert change["shapes"]["added"] == [{"id": "c2", "label": "car"}]
+    assert change["history"][0]["saved_by"] == "owner"
+    labels = {row["label"]: (row["before"], row["after"]) for row in report["labels"]}
+    assert labels == {"car": (2, 3)}
+    markdown = owner.get(f"/snapshots/{first['id']}/diff/{second['id']}?format=markdown")
+    assert markdown["Content-Type"].startswith("text/markdown")
+    text = markdown.content.decode()
+    assert "# Release report: v1 → v2" in text
+    assert f"Task {edited.pk}" in text
+    assert "| car | 2 | 3 |" in text
