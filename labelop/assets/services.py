@@ -320,6 +320,15 @@ def redacted_open(*, actor: Actor, asset_id: int, in_page: bool = True
     if not every_revision:
         _refuse_download(actor, asset, in_page)
     regions = _regions(asset, every_revision=every_revision)
+    rendition, data = rendition_of(asset, regions)
+    record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
+           target=f"asset:{asset.pk}", details={"kind": "redacted", "regions": len(regions)})
+    return rendition, data
+
+
+def rendition_of(asset: Asset, regions: list[dict]) -> tuple[Rendition, bytes]:
+    """The asset with these regions burned in: made and stored once, then read back. Callers
+    check who may see it and audit."""
     digest = redaction.regions_sha256(regions)
     rendition = Rendition.objects.filter(asset=asset, regions_sha256=digest).first()
     if rendition is None:
@@ -334,8 +343,6 @@ def redacted_open(*, actor: Actor, asset_id: int, in_page: bool = True
                 "sha256": hashlib.sha256(data).hexdigest()})
     else:
         data = b"".join(object_read(asset.location, rendition.object_key))
-    record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
-           target=f"asset:{asset.pk}", details={"kind": "redacted", "regions": len(regions)})
     return rendition, data
 
 

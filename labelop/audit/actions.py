@@ -46,5 +46,8 @@ class AuditAction(StrEnum):
     INFERENCE_RAN = "inference.ran"
     SNAPSHOT_CREATED = "snapshot.created"
     SNAPSHOT_DOWNLOADED = "snapshot.downloaded"
+    EXPORT_STARTED = "export.started"
+    EXPORT_REFUSED = "export.refused"
+    EXPORT_DOWNLOADED = "export.downloaded"
     PROJECT_ACTIVATED = "project.activated"
     PROJECT_ACTIVATION_REFUSED = "project.activation_refused"

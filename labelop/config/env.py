@@ -59,6 +59,7 @@ class Env:
     max_shapes: int
     inference_threads: int
     redaction_cells: int
+    export_days: int
 
     @classmethod
     def read(cls) -> Env:
@@ -93,6 +94,7 @@ class Env:
             max_shapes=_int("LABELOP_MAX_SHAPES", 2000, minimum=1),
             inference_threads=_int("LABELOP_INFERENCE_THREADS", 0),
             redaction_cells=_int("LABELOP_REDACTION_CELLS", 3, minimum=1),
+            export_days=_int("LABELOP_EXPORT_DAYS", 7, minimum=1),
         )
 
 

@@ -177,6 +177,7 @@ LABELOP_MAX_REQUEST_BYTES = ENV.max_request_bytes
 LABELOP_MAX_SHAPES = ENV.max_shapes  # per annotation
 LABELOP_INFERENCE_THREADS = ENV.inference_threads  # per model run; 0: onnxruntime decides
 LABELOP_REDACTION_CELLS = ENV.redaction_cells  # average colours across a redacted region
+LABELOP_EXPORT_DAYS = ENV.export_days  # an export's download expires after these days
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -46,6 +46,7 @@ class Action(StrEnum):
     INFERENCE_RUN = "inference.run"
     SNAPSHOT_CREATE = "snapshot.create"
     SNAPSHOT_VIEW = "snapshot.view"
+    EXPORT_CREATE = "export.create"
 
     # Instance-scoped: decided by who the caller is on this instance.
     PROJECT_CREATE = "project.create"

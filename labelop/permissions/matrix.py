@@ -50,6 +50,8 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.SNAPSHOT_CREATE: frozenset({OWNER}),
     # Reviewers check what was released; a manifest holds every shape of the project.
     Action.SNAPSHOT_VIEW: frozenset({OWNER, REVIEWER}),
+    # Exports leave the product: owners make and download them.
+    Action.EXPORT_CREATE: frozenset({OWNER}),
 }
 
 # Actions nobody takes on a task assigned to them: reviewing one's own work.

@@ -19,6 +19,10 @@ from labelop.projects.models import Project
 VALID_FOR = timedelta(days=7)
 
 
+# One export with original images, where the profile allows them only by exception.
+EXPORT_ORIGINALS = "export:originals"
+
+
 def action_name(control: str, value: Any) -> str:
     """The canonical name of loosening `control` to `value` (also what owners ask for)."""
     return f"loosen:{control}={str(value).lower() if isinstance(value, bool) else value}"
@@ -31,12 +35,15 @@ def _check_action(action: str) -> None:
     kind, _, rest = action.partition(":")
     if kind == "profile" and rest in {s.value for s in Sensitivity}:
         return
+    if action == EXPORT_ORIGINALS:
+        return
     control, _, value = rest.partition("=")
     if kind == "loosen" and control in CONTROLS and value in {
             action_name(control, v).partition("=")[2] for v in CONTROLS[control].order}:
         return
-    raise Invalid("Ask for 'profile:<standard|restricted|local_only>' or "
-                  "'loosen:<control>=<value>'.", code="unknown_exception_action")
+    raise Invalid("Ask for 'profile:<standard|restricted|local_only>', "
+                  "'loosen:<control>=<value>' or 'export:originals'.",
+                  code="unknown_exception_action")
 
 
 @transaction.atomic

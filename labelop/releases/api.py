@@ -10,7 +10,7 @@ from labelop.audit.services import record
 from labelop.core.auth import ApiRequest
 from labelop.projects.selectors import project_get
 from labelop.releases import diff as release_diff
-from labelop.releases import schemas, selectors, services, signing
+from labelop.releases import exports, schemas, selectors, services, signing
 
 router = Router(tags=["releases"])
 
@@ -70,6 +70,29 @@ def snapshot_diff(request: ApiRequest, snapshot_id: int, other_id: int,
             f'attachment; filename="release-{a.pk}-to-{b.pk}.md"')
         return response
     return JsonResponse(report)
+
+
+@router.post("/snapshots/{snapshot_id}/exports", response={202: schemas.ExportStarted},
+             operation_id="releases_export_start",
+             summary="Export a snapshot as a zip, in the background (owners; originals only "
+                     "as the profile allows)")
+def export_start(request: ApiRequest, snapshot_id: int, body: schemas.ExportIn) -> Status:
+    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
+    export = exports.export_start(actor=request.auth, snapshot=snapshot, format=body.format,
+                                  images=body.images)
+    assert export.job_id is not None
+    return Status(202, {"job": export.job_id, "export": export.pk})
+
+
+@router.get("/exports/{export_id}/download", response={200: None},
+            operation_id="releases_export_download",
+            summary="The export's zip (owners; audited; 410 once expired)")
+def export_download(request: ApiRequest, export_id: int) -> HttpResponse:
+    export, data = exports.export_download(actor=request.auth, export_id=export_id)
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="export-{export.pk}.zip"'
+    response["Digest"] = f"sha-256={export.sha256}"
+    return response
 
 
 @router.get("/instance/public-key", response=schemas.PublicKeyOut, auth=None,

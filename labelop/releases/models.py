@@ -32,3 +32,24 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"
+
+
+class Export(models.Model):
+    """A zip made from one snapshot in one format, with or without (which) images."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="exports")
+    format = models.CharField(max_length=16)
+    images = models.CharField(max_length=16)  # none | redacted | original
+    job = models.ForeignKey("jobs.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+    location = models.ForeignKey("storage.StorageLocation", null=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    object_key = models.CharField(max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.format} export of snapshot {self.snapshot_id}"

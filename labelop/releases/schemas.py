@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import StringConstraints
@@ -38,6 +38,17 @@ class SnapshotOut(Schema):
 class SnapshotPage(Schema):
     items: list[SnapshotOut]
     next: str | None
+
+
+class ExportIn(In):
+    format: Literal["coco", "labelop"]
+    # none: annotations only; redacted: renditions; original: as the profile allows
+    images: Literal["none", "redacted", "original"] = "none"
+
+
+class ExportStarted(Schema):
+    job: int
+    export: int
 
 
 class PublicKeyOut(Schema):

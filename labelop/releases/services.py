@@ -49,7 +49,8 @@ def manifest(project: Project, *, name: str, actor: Actor, parent: Snapshot | No
         shape_count += len(shapes)
         by_label.update(s.get("label") or s["type"] for s in shapes)
         rows.append({"id": task.pk, "image": task.asset.original_name,
-                     "image_sha256": task.asset.sha256, "state": task.state,
+                     "image_sha256": task.asset.sha256, "width": task.asset.width,
+                     "height": task.asset.height, "state": task.state,
                      "version": task.version, "shapes": shapes,
                      "reviewer": reviewers.get(task.pk)})
     note = current_note(project)

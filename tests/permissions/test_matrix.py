@@ -76,6 +76,19 @@ def _snapshot(w: World, name: str = "given") -> int:
     return snapshot_create(actor=w.actor("owner"), project=w.project, name=name).pk
 
 
+def _export(w: World) -> int:
+    """A finished export of a snapshot of the world's project."""
+    from labelop.jobs.models import Job
+    from labelop.releases.exports import export_run, export_start
+    from labelop.releases.models import Snapshot
+
+    snapshot = Snapshot.objects.get(pk=_snapshot(w, "exported"))
+    export = export_start(actor=w.actor("owner"), snapshot=snapshot, format="labelop",
+                          images="none")
+    export_run(Job.objects.get(pk=export.job_id))
+    return export.pk
+
+
 def _asked(w: World) -> int:
     """An exception another owner asked for (the caller may approve it)."""
     from datetime import timedelta
@@ -264,6 +277,10 @@ CASES = [
     Case("releases_snapshot_diff", "GET",
          lambda w: f"/snapshots/{_snapshot(w)}/diff/{_snapshot(w, 'later')}", 200,
          Action.SNAPSHOT_VIEW, mutates=False),
+    Case("releases_export_start", "POST", lambda w: f"/snapshots/{_snapshot(w)}/exports", 202,
+         Action.EXPORT_CREATE, body=lambda w: {"format": "labelop", "images": "none"}),
+    Case("releases_export_download", "GET", lambda w: f"/exports/{_export(w)}/download", 200,
+         Action.EXPORT_CREATE),
     Case("releases_public_key", "GET", lambda w: "/instance/public-key", 200, PUBLIC,
          mutates=False),
     Case("inference_model_list", "GET", lambda w: "/models", 200, Action.MODEL_LIST,

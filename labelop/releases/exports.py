@@ -1,0 +1,206 @@
+"""Exports: a zip made from one snapshot, in the background, with the images the profile
+allows (none, redacted renditions, or originals: by the owner, by an approved exception, or
+never); stored as an object with its SHA-256; downloads audited, owners only, expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import zipfile
+from datetime import timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from labelop.assets.models import Asset
+from labelop.assets.services import project_location, rendition_of
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
+from labelop.core.errors import DomainError, Forbidden, Invalid, NotFound
+from labelop.jobs.models import Job
+from labelop.jobs.services import job_create, job_progress
+from labelop.permissions import Action, Actor, require
+from labelop.privacy.exceptions import EXPORT_ORIGINALS, use_exception
+from labelop.privacy.profiles import export_originals_rule
+from labelop.releases.models import Export, Snapshot
+from labelop.releases.selectors import signed_file
+from labelop.storage.services import object_put, object_read
+
+FORMATS = ("coco", "labelop")
+IMAGES = ("none", "redacted", "original")
+CHUNK = 1024 * 1024
+
+
+class Gone(DomainError):
+    status = 410
+    code = "export_expired"
+
+
+def export_start(*, actor: Actor, snapshot: Snapshot, format: str, images: str) -> Export:
+    project = snapshot.project
+    require(actor, Action.EXPORT_CREATE, project)
+    if format not in FORMATS:
+        raise Invalid(f"Formats: {', '.join(FORMATS)}.", code="unknown_format")
+    if images not in IMAGES:
+        raise Invalid(f"images is one of {', '.join(IMAGES)}.", code="unknown_images")
+    from labelop.releases.jobs import export_run_job
+
+    with transaction.atomic():
+        refusal = _originals_refusal(actor, snapshot) if images == "original" else None
+        if refusal is None:
+            export = _create(actor, snapshot, format, images, export_run_job)
+    if refusal is not None:  # recorded in a transaction of its own: it stays
+        record(actor=actor, action=AuditAction.EXPORT_REFUSED, project=project,
+               target=f"snapshot:{snapshot.pk}", details={"images": images, "reason": refusal})
+        raise Forbidden(refusal, code="originals_forbidden")
+    return export
+
+
+def _create(actor: Actor, snapshot: Snapshot, format: str, images: str, job: Any) -> Export:
+    project = snapshot.project
+    export = Export.objects.create(
+        snapshot=snapshot, format=format, images=images, created_by=actor.user,
+        expires_at=timezone.now() + timedelta(days=settings.LABELOP_EXPORT_DAYS))
+    export.job = job_create(kind="export", project_id=project.pk, created_by=actor.user,
+                            params={"export": export.pk},
+                            enqueue=lambda job_id: job.enqueue(job_id))
+    export.save(update_fields=["job"])
+    record(actor=actor, action=AuditAction.EXPORT_STARTED, project=project,
+           target=f"export:{export.pk}", details={
+               "snapshot": snapshot.pk, "format": format, "images": images})
+    return export
+
+
+def _originals_refusal(actor: Actor, snapshot: Snapshot) -> str | None:
+    """The profile's row "exports with original images", enforced: None when allowed (an
+    approved exception is used up in the caller's transaction, with the export), else why."""
+    project = snapshot.project
+    rule = export_originals_rule(project)
+    if rule == "owner":
+        return None
+    if rule == "by_exception" and use_exception(actor=actor, project=project,
+                                                action=EXPORT_ORIGINALS):
+        return None
+    return ("This project's policy never lets original images leave: export redacted images "
+            "or annotations only." if rule == "never" else
+            "This project's policy lets original images leave only by an exception: ask for "
+            "'export:originals' and have another owner approve it.")
+
+
+def export_run(job: Job) -> dict[str, Any]:
+    """The job's work: the zip written to a temporary file entry by entry (memory stays
+    flat), then stored under the project's location with its SHA-256."""
+    export = Export.objects.select_related("snapshot", "snapshot__project").get(
+        pk=job.params["export"])
+    snapshot = export.snapshot
+    manifest = json.loads(signed_file(snapshot))["manifest"]
+    tasks = manifest["tasks"]
+    job_progress(job, done=0, total=len(tasks))
+    assets = {a.sha256: a for a in Asset.objects.filter(project=snapshot.project)
+              .select_related("location")}
+    with tempfile.TemporaryFile() as spool:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            with zf.open("manifest.signed.json", "w") as entry:
+                entry.write(signed_file(snapshot))
+            if export.format == "coco":
+                with zf.open("annotations/instances.json", "w") as entry:
+                    _coco(entry, manifest)
+            else:
+                with zf.open("labelop.json", "w") as entry:
+                    entry.write(json.dumps(manifest, ensure_ascii=False).encode())
+            for done, task in enumerate(tasks, start=1):
+                if export.images != "none":
+                    data = _image(assets[task["image_sha256"]], task, export.images)
+                    with zf.open(f"images/{_file_name(task)}", "w") as entry:
+                        entry.write(data)
+                if done % 200 == 0:
+                    job_progress(job, done=done)
+        spool.seek(0)
+        digest = hashlib.sha256()
+        for block in iter(lambda: spool.read(CHUNK), b""):
+            digest.update(block)
+        size = spool.tell()
+        spool.seek(0)
+        location = project_location(snapshot.project)
+        key = f"p{snapshot.project_id}/exports/{export.pk}-{digest.hexdigest()[:16]}.zip"
+        object_put(location, key, iter(lambda: spool.read(CHUNK), b""))
+    Export.objects.filter(pk=export.pk).update(location=location, object_key=key,
+                                               sha256=digest.hexdigest(), size=size)
+    job_progress(job, done=len(tasks))
+    return {"export": export.pk, "sha256": digest.hexdigest(), "size": size}
+
+
+def _file_name(task: dict) -> str:
+    return f"{task['id']}-{task['image']}"
+
+
+def _image(asset: Asset, task: dict, images: str) -> bytes:
+    if images == "original":
+        return b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
+    regions = [s for s in task["shapes"] if s.get("type") == "redaction"]
+    return rendition_of(asset, regions)[1]
+
+
+def _coco(out: IO[bytes], manifest: dict) -> None:
+    """COCO instances: one image per task, boxes and polygons by label (tags and redaction
+    regions are not COCO objects)."""
+    names = [label["name"] for label in manifest["labels"]
+             if label.get("kind") in {"bbox", "polygon"}]
+    category = {name: i for i, name in enumerate(names, start=1)}
+    out.write(b'{"info":' + json.dumps({"description": manifest["name"],
+                                         "project": manifest["project"]["name"]}).encode())
+    out.write(b',"categories":' + json.dumps(
+        [{"id": i, "name": n, "supercategory": ""} for n, i in category.items()]).encode())
+    out.write(b',"images":[')
+    for i, task in enumerate(manifest["tasks"]):
+        out.write((b"," if i else b"") + json.dumps(
+            {"id": task["id"], "file_name": _file_name(task), "width": task.get("width"),
+             "height": task.get("height")}).encode())
+    out.write(b'],"annotations":[')
+    first, n = True, 0
+    for task in manifest["tasks"]:
+        for shape in task["shapes"]:
+            row = _coco_annotation(shape, category)
+            if row is None:
+                continue
+            n += 1
+            out.write((b"" if first else b",") + json.dumps(
+                {"id": n, "image_id": task["id"], "iscrowd": 0, **row}).encode())
+            first = False
+    out.write(b"]}")
+
+
+def _coco_annotation(shape: dict, category: dict[str, int]) -> dict | None:
+    if shape.get("label") not in category:
+        return None
+    if shape["type"] == "bbox":
+        x, y, w, h = (shape[k] for k in ("x", "y", "w", "h"))
+        return {"category_id": category[shape["label"]], "bbox": [x, y, w, h], "area": w * h,
+                "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]]}
+    if shape["type"] == "polygon":
+        xs = [p[0] for p in shape["points"]]
+        ys = [p[1] for p in shape["points"]]
+        area = abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs)))) / 2
+        return {"category_id": category[shape["label"]],
+                "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)],
+                "area": area, "segmentation": [[c for p in shape["points"] for c in p]]}
+    return None
+
+
+def export_download(*, actor: Actor, export_id: int) -> tuple[Export, bytes]:
+    export = Export.objects.select_related("snapshot", "location").filter(pk=export_id).first()
+    if export is None:
+        raise NotFound("Not found.")
+    require(actor, Action.EXPORT_CREATE, export.snapshot.project)
+    if export.expires_at <= timezone.now():
+        raise Gone("This export has expired; make a new one from the snapshot.")
+    if not export.object_key or export.location is None:
+        raise DomainError("The export is still being made; its job tells the progress.",
+                          code="export_not_ready")
+    data = b"".join(object_read(export.location, export.object_key))
+    record(actor=actor, action=AuditAction.EXPORT_DOWNLOADED, project=export.snapshot.project,
+           target=f"export:{export.pk}", details={"sha256": export.sha256, "size": export.size})
+    return export, data

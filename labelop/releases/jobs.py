@@ -1,0 +1,14 @@
+"""Background jobs for releases. Ids in, reload, call one service, safe to run twice."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from labelop.jobs.services import job_run
+
+
+@task()
+def export_run_job(job_id: int) -> None:
+    from labelop.releases.exports import export_run
+
+    job_run(job_id, export_run)

@@ -1,0 +1,111 @@
+"""Exports: the profile's row "exports with original images" for every profile, a COCO file
+with the right counts, images as the request and the profile say, downloads for owners only,
+audited, and expiring."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labelop.annotations.models import Annotation, Task, TaskState
+from labelop.audit.models import AuditEvent
+from labelop.jobs.models import Job
+from labelop.projects.models import Sensitivity
+from labelop.releases.models import Export
+from tests.conftest import World, api_for, run_jobs
+from tests.labeling import LABELS
+
+BOX = {"id": "b1", "type": "bbox", "label": "car", "x": 1, "y": 2, "w": 30, "h": 20,
+       "attributes": {"plate": "X"}}
+ROAD = {"id": "r1", "type": "polygon", "label": "road", "points": [[0, 0], [10, 0], [0, 10]]}
+HIDE = {"id": "h1", "type": "redaction", "method": "fill", "x": 0, "y": 0, "w": 20, "h": 20}
+
+
+def _snapshot(world: World, profile: Sensitivity) -> int:
+    world.project.sensitivity = profile
+    world.project.labels = LABELS
+    world.project.save()
+    task = world.asset.task
+    Task.objects.filter(pk=task.pk).update(state=TaskState.ACCEPTED)
+    Annotation.objects.create(task=task, shapes=[BOX, ROAD, HIDE])
+    return api_for(world.users["owner"]).post(f"/projects/{world.project.pk}/snapshots",
+                                              {"name": "r1"}).json()["id"]
+
+
+def _zip(owner, export_id: int) -> zipfile.ZipFile:
+    response = owner.get(f"/exports/{export_id}/download")
+    assert response.status_code == 200, response.content
+    return zipfile.ZipFile(io.BytesIO(response.content))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("profile", "originals"), [
+    (Sensitivity.STANDARD, "allowed"), (Sensitivity.RESTRICTED, "by exception"),
+    (Sensitivity.LOCAL_ONLY, "never")])
+def test_exports_with_original_images(image_world: World, profile: Sensitivity,
+                                      originals: str) -> None:
+    world = image_world
+    snapshot = _snapshot(world, profile)
+    owner = api_for(world.users["owner"])
+    path = f"/snapshots/{snapshot}/exports"
+
+    asked = owner.post(path, {"format": "coco", "images": "original"})
+
+    if originals == "allowed":
+        assert asked.status_code == 202, asked.content
+    else:
+        assert asked.status_code == 403
+        assert asked.json()["code"] == "originals_forbidden"
+        assert AuditEvent.objects.filter(action="export.refused").exists()
+    if originals == "by exception":  # asked by one owner, approved by another, used once
+        from labelop.permissions import Role
+        from labelop.projects.models import Membership
+        from tests.conftest import make_user
+
+        second = make_user("second-owner")
+        Membership.objects.create(project=world.project, user=second, role=Role.OWNER)
+        exception = owner.post(f"/projects/{world.project.pk}/exceptions",
+                               {"action": "export:originals", "reason": "the vendor audit"})
+        assert exception.status_code == 201, exception.content
+        assert api_for(second).post(
+            f"/exceptions/{exception.json()['id']}/approve").status_code == 200
+        assert owner.post(path, {"format": "coco", "images": "original"}).status_code == 202
+        assert owner.post(path, {"format": "coco", "images": "original"}).status_code == 403
+    # Redacted images and annotations alone are always allowed.
+    assert owner.post(path, {"format": "coco", "images": "redacted"}).status_code == 202
+    assert owner.post(path, {"format": "labelop", "images": "none"}).status_code == 202
+    run_jobs()
+    assert all(j.status == "succeeded" for j in Job.objects.filter(kind="export")), [
+        j.error for j in Job.objects.filter(kind="export")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_coco_export_holds_the_snapshot(image_world: World) -> None:
+    world = image_world
+    snapshot = _snapshot(world, Sensitivity.STANDARD)
+    owner = api_for(world.users["owner"])
+    started = owner.post(f"/snapshots/{snapshot}/exports", {"format": "coco",
+                                                             "images": "original"}).json()
+    run_jobs()
+
+    archive = _zip(owner, started["export"])
+    coco = json.loads(archive.read("annotations/instances.json"))
+    assert [c["name"] for c in coco["categories"]] == ["car", "road"]
+    [image] = coco["images"]
+    assert (image["width"], image["height"]) == (world.asset.width, world.asset.height)
+    assert len(coco["annotations"]) == 2  # the box and the polygon; not the redaction
+    box = next(a for a in coco["annotations"] if a["bbox"] == [1, 2, 30, 20])
+    assert box["area"] == 600
+    assert archive.read(f"images/{image['file_name']}")[:2] == b"\xff\xd8"
+    export = Export.objects.get(pk=started["export"])
+    assert len(export.sha256) == 64
+    assert AuditEvent.objects.filter(action="export.downloaded").count() == 1
+    assert api_for(world.users["reviewer"]).get(
+        f"/exports/{export.pk}/download").status_code == 403
+    Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert owner.get(f"/exports/{export.pk}/download").status_code == 410
