@@ -1,8 +1,8 @@
 """One test per row of DESIGN.md's "Sensitivity profiles" table, each run for every profile,
 each through the HTTP API (what the server enforces, not what a page hides).
 
-The row "exports with original images" waits for exports (the snapshots and exports issue);
-readiness and the data path already state it."""
+The row "exports with original images" is tested with the exports, for every profile:
+tests/releases/test_exports.py::test_exports_with_original_images."""
 
 from __future__ import annotations
 

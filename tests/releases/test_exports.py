@@ -37,6 +37,18 @@ def _snapshot(world: World, profile: Sensitivity) -> int:
                                               {"name": "r1"}).json()["id"]
 
 
+def _pycocotools(data: bytes):
+    """The COCO reference loader, as real training code reads the file."""
+    import tempfile
+
+    from pycocotools.coco import COCO
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        f.write(data)
+        f.flush()
+        return COCO(f.name)
+
+
 def _zip(owner, export_id: int) -> zipfile.ZipFile:
     response = owner.get(f"/exports/{export_id}/download")
     assert response.status_code == 200, response.content
@@ -101,6 +113,10 @@ def test_a_coco_export_holds_the_snapshot(image_world: World) -> None:
     assert len(coco["annotations"]) == 2  # the box and the polygon; not the redaction
     box = next(a for a in coco["annotations"] if a["bbox"] == [1, 2, 30, 20])
     assert box["area"] == 600
+    loaded = _pycocotools(archive.read("annotations/instances.json"))
+    assert len(loaded.getImgIds()) == 1
+    assert len(loaded.getAnnIds()) == 2
+    assert [c["name"] for c in loaded.loadCats(loaded.getCatIds())] == ["car", "road"]
     assert archive.read(f"images/{image['file_name']}")[:2] == b"\xff\xd8"
     export = Export.objects.get(pk=started["export"])
     assert len(export.sha256) == 64
