@@ -29,7 +29,9 @@ from labelop.releases.models import Export, Snapshot
 from labelop.releases.selectors import signed_file
 from labelop.storage.services import object_put, object_read
 
-FORMATS = ("coco", "labelop")
+FORMATS = ("coco", "yolo", "voc", "labelop")
+# Where each format keeps the images, as the tools that read it expect.
+IMAGE_DIR = {"coco": "images", "yolo": "images", "voc": "JPEGImages", "labelop": "images"}
 IMAGES = ("none", "redacted", "original")
 CHUNK = 1024 * 1024
 
@@ -105,16 +107,28 @@ def export_run(job: Job) -> dict[str, Any]:
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             with zf.open("manifest.signed.json", "w") as entry:
                 entry.write(signed_file(snapshot))
+            names = _box_labels(manifest)
             if export.format == "coco":
                 with zf.open("annotations/instances.json", "w") as entry:
                     _coco(entry, manifest)
+            elif export.format == "yolo":
+                zf.writestr("data.yaml", _yolo_yaml(names))
+            elif export.format == "voc":
+                zf.writestr("labelmap.txt", "".join(f"{n}:::\n" for n in names))
+                zf.writestr("ImageSets/Main/default.txt",
+                            "".join(f"{_stem(t)}\n" for t in tasks))
             else:
                 with zf.open("labelop.json", "w") as entry:
                     entry.write(json.dumps(manifest, ensure_ascii=False).encode())
             for done, task in enumerate(tasks, start=1):
+                if export.format == "yolo":
+                    zf.writestr(f"labels/{_stem(task)}.txt", _yolo_lines(task, names))
+                elif export.format == "voc":
+                    zf.writestr(f"Annotations/{_stem(task)}.xml", _voc_xml(task, names))
                 if export.images != "none":
                     data = _image(assets[task["image_sha256"]], task, export.images)
-                    with zf.open(f"images/{_file_name(task)}", "w") as entry:
+                    with zf.open(f"{IMAGE_DIR[export.format]}/{_file_name(task)}",
+                                 "w") as entry:
                         entry.write(data)
                 if done % 200 == 0:
                     job_progress(job, done=done)
@@ -137,6 +151,70 @@ def _file_name(task: dict) -> str:
     return f"{task['id']}-{task['image']}"
 
 
+def _stem(task: dict) -> str:
+    return _file_name(task).rsplit(".", 1)[0]
+
+
+def _box_labels(manifest: dict) -> list[str]:
+    """The labels that become objects (boxes and polygons), in schema order."""
+    return [label["name"] for label in manifest["labels"]
+            if label.get("kind") in {"bbox", "polygon"}]
+
+
+def _bounds(shape: dict) -> tuple[float, float, float, float] | None:
+    """x, y, w, h of a box or of a polygon's bounding box."""
+    if shape["type"] == "bbox":
+        return shape["x"], shape["y"], shape["w"], shape["h"]
+    if shape["type"] == "polygon":
+        xs, ys = [p[0] for p in shape["points"]], [p[1] for p in shape["points"]]
+        return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+    return None
+
+
+def _objects(task: dict, names: list[str]) -> list[tuple[int, tuple[float, float, float, float]]]:
+    found = []
+    for shape in task["shapes"]:
+        bounds = _bounds(shape)
+        if bounds is not None and shape.get("label") in names:
+            found.append((names.index(shape["label"]), bounds))
+    return found
+
+
+def _yolo_yaml(names: list[str]) -> str:
+    listed = "\n".join(f"  {i}: {json.dumps(n)}" for i, n in enumerate(names))
+    return f"path: .\ntrain: images\nval: images\nnc: {len(names)}\nnames:\n{listed}\n"
+
+
+def _yolo_lines(task: dict, names: list[str]) -> str:
+    """One line per object: class, centre x, centre y, width, height, all over the image."""
+    width, height = task["width"], task["height"]
+    return "".join(f"{cls} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} "
+                   f"{w / width:.6f} {h / height:.6f}\n"
+                   for cls, (x, y, w, h) in _objects(task, names))
+
+
+def _voc_xml(task: dict, names: list[str]) -> bytes:
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("annotation")
+    ET.SubElement(root, "folder").text = "JPEGImages"
+    ET.SubElement(root, "filename").text = _file_name(task)
+    size = ET.SubElement(root, "size")
+    for tag, value in (("width", task["width"]), ("height", task["height"]), ("depth", 3)):
+        ET.SubElement(size, tag).text = str(value)
+    ET.SubElement(root, "segmented").text = "0"
+    for cls, (x, y, w, h) in _objects(task, names):
+        obj = ET.SubElement(root, "object")
+        ET.SubElement(obj, "name").text = names[cls]
+        ET.SubElement(obj, "pose").text = "Unspecified"
+        ET.SubElement(obj, "truncated").text = "0"
+        ET.SubElement(obj, "difficult").text = "0"
+        box = ET.SubElement(obj, "bndbox")
+        for tag, value in (("xmin", x), ("ymin", y), ("xmax", x + w), ("ymax", y + h)):
+            ET.SubElement(box, tag).text = f"{value:g}"
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
 def _image(asset: Asset, task: dict, images: str) -> bytes:
     if images == "original":
         return b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
@@ -147,9 +225,7 @@ def _image(asset: Asset, task: dict, images: str) -> bytes:
 def _coco(out: IO[bytes], manifest: dict) -> None:
     """COCO instances: one image per task, boxes and polygons by label (tags and redaction
     regions are not COCO objects)."""
-    names = [label["name"] for label in manifest["labels"]
-             if label.get("kind") in {"bbox", "polygon"}]
-    category = {name: i for i, name in enumerate(names, start=1)}
+    category = {name: i for i, name in enumerate(_box_labels(manifest), start=1)}
     out.write(b'{"info":' + json.dumps({"description": manifest["name"],
                                          "project": manifest["project"]["name"]}).encode())
     out.write(b',"categories":' + json.dumps(

@@ -41,7 +41,7 @@ class SnapshotPage(Schema):
 
 
 class ExportIn(In):
-    format: Literal["coco", "labelop"]
+    format: Literal["coco", "yolo", "voc", "labelop"]
     # none: annotations only; redacted: renditions; original: as the profile allows
     images: Literal["none", "redacted", "original"] = "none"
 

@@ -125,3 +125,40 @@ def test_a_coco_export_holds_the_snapshot(image_world: World) -> None:
         f"/exports/{export.pk}/download").status_code == 403
     Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert owner.get(f"/exports/{export.pk}/download").status_code == 410
+
+
+@pytest.mark.django_db(transaction=True)
+def test_yolo_and_voc_exports_hold_the_boxes(image_world: World) -> None:
+    from xml.etree import ElementTree as ET
+
+    world = image_world
+    snapshot = _snapshot(world, Sensitivity.STANDARD)
+    owner = api_for(world.users["owner"])
+    yolo = owner.post(f"/snapshots/{snapshot}/exports", {"format": "yolo",
+                                                          "images": "redacted"}).json()
+    voc = owner.post(f"/snapshots/{snapshot}/exports", {"format": "voc",
+                                                         "images": "none"}).json()
+    run_jobs()
+    w, h = world.asset.width, world.asset.height
+
+    archive = _zip(owner, yolo["export"])
+    assert "names:\n  0: \"car\"\n  1: \"road\"" in archive.read("data.yaml").decode()
+    [labels] = [n for n in archive.namelist() if n.startswith("labels/")]
+    lines = archive.read(labels).decode().splitlines()
+    assert lines[0] == f"0 {16 / w:.6f} {12 / h:.6f} {30 / w:.6f} {20 / h:.6f}"
+    assert lines[1].startswith("1 ")  # the road polygon, by its bounding box
+    [image] = [n for n in archive.namelist() if n.startswith("images/")]
+    assert labels.removeprefix("labels/").removesuffix(".txt") == (
+        image.removeprefix("images/").rsplit(".", 1)[0])
+
+    archive = _zip(owner, voc["export"])
+    [xml] = [n for n in archive.namelist() if n.startswith("Annotations/")]
+    root = ET.fromstring(archive.read(xml))  # noqa: S314 (our own export)
+    assert root.findtext("size/width") == str(w)
+    objects = root.findall("object")
+    assert [o.findtext("name") for o in objects] == ["car", "road"]
+    assert [objects[0].findtext(f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")] == [
+        "1", "2", "31", "22"]
+    assert archive.read("ImageSets/Main/default.txt").decode().strip() == (
+        xml.removeprefix("Annotations/").removesuffix(".xml"))
+    assert not [n for n in archive.namelist() if n.startswith("JPEGImages/")]
