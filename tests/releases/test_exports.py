@@ -37,6 +37,17 @@ def _snapshot(world: World, profile: Sensitivity) -> int:
                                               {"name": "r1"}).json()["id"]
 
 
+def _made(world: World, *requests: tuple[str, str]) -> tuple[object, list[int]]:
+    """The owner's client and the ids of finished exports of a fresh standard snapshot, one
+    per (format, images)."""
+    snapshot = _snapshot(world, Sensitivity.STANDARD)
+    owner = api_for(world.users["owner"])
+    made = [owner.post(f"/snapshots/{snapshot}/exports", {"format": f, "images": i}
+                       ).json()["export"] for f, i in requests]
+    run_jobs()
+    return owner, made
+
+
 def _pycocotools(data: bytes):
     """The COCO reference loader, as real training code reads the file."""
     import tempfile
@@ -99,13 +110,9 @@ def test_exports_with_original_images(image_world: World, profile: Sensitivity,
 @pytest.mark.django_db(transaction=True)
 def test_a_coco_export_holds_the_snapshot(image_world: World) -> None:
     world = image_world
-    snapshot = _snapshot(world, Sensitivity.STANDARD)
-    owner = api_for(world.users["owner"])
-    started = owner.post(f"/snapshots/{snapshot}/exports", {"format": "coco",
-                                                             "images": "original"}).json()
-    run_jobs()
+    owner, [made] = _made(world, ("coco", "original"))
 
-    archive = _zip(owner, started["export"])
+    archive = _zip(owner, made)
     coco = json.loads(archive.read("annotations/instances.json"))
     assert [c["name"] for c in coco["categories"]] == ["car", "road"]
     [image] = coco["images"]
@@ -118,7 +125,7 @@ def test_a_coco_export_holds_the_snapshot(image_world: World) -> None:
     assert len(loaded.getAnnIds()) == 2
     assert [c["name"] for c in loaded.loadCats(loaded.getCatIds())] == ["car", "road"]
     assert archive.read(f"images/{image['file_name']}")[:2] == b"\xff\xd8"
-    export = Export.objects.get(pk=started["export"])
+    export = Export.objects.get(pk=made)
     assert len(export.sha256) == 64
     assert AuditEvent.objects.filter(action="export.downloaded").count() == 1
     assert api_for(world.users["reviewer"]).get(
@@ -132,16 +139,10 @@ def test_yolo_and_voc_exports_hold_the_boxes(image_world: World) -> None:
     from xml.etree import ElementTree as ET
 
     world = image_world
-    snapshot = _snapshot(world, Sensitivity.STANDARD)
-    owner = api_for(world.users["owner"])
-    yolo = owner.post(f"/snapshots/{snapshot}/exports", {"format": "yolo",
-                                                          "images": "redacted"}).json()
-    voc = owner.post(f"/snapshots/{snapshot}/exports", {"format": "voc",
-                                                         "images": "none"}).json()
-    run_jobs()
+    owner, (yolo, voc) = _made(world, ("yolo", "redacted"), ("voc", "none"))
     w, h = world.asset.width, world.asset.height
 
-    archive = _zip(owner, yolo["export"])
+    archive = _zip(owner, yolo)
     assert "names:\n  0: \"car\"\n  1: \"road\"" in archive.read("data.yaml").decode()
     [labels] = [n for n in archive.namelist() if n.startswith("labels/")]
     lines = archive.read(labels).decode().splitlines()
@@ -151,7 +152,7 @@ def test_yolo_and_voc_exports_hold_the_boxes(image_world: World) -> None:
     assert labels.removeprefix("labels/").removesuffix(".txt") == (
         image.removeprefix("images/").rsplit(".", 1)[0])
 
-    archive = _zip(owner, voc["export"])
+    archive = _zip(owner, voc)
     [xml] = [n for n in archive.namelist() if n.startswith("Annotations/")]
     root = ET.fromstring(archive.read(xml))  # noqa: S314 (our own export)
     assert root.findtext("size/width") == str(w)
