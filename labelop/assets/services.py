@@ -291,16 +291,20 @@ def _refuse_download(actor: Actor, asset: Asset, in_page: bool) -> None:
         raise Forbidden(refusal, code="raw_download_forbidden")
 
 
-def _regions(asset: Asset, *, every_revision: bool) -> list[dict]:
-    """The annotation's redaction regions; with `every_revision`, every region any save ever
-    held, so that removing or shrinking one shows nothing that was once hidden."""
+def regions_ever(asset: Asset, *, every_revision: bool, until: Any = None,
+                 also: list[dict] | None = None) -> list[dict]:
+    """The annotation's redaction regions (or `also`, when given, instead of the current
+    ones); with `every_revision`, every region any save held (until `until`), so that
+    removing or shrinking one shows nothing that was once hidden."""
     from labelop.annotations.models import Annotation, AnnotationRevision
 
-    current = Annotation.objects.filter(task__asset=asset).values_list("shapes", flat=True)
-    saved = [*current]
+    saved: list[list[dict]] = [also] if also is not None else [
+        *Annotation.objects.filter(task__asset=asset).values_list("shapes", flat=True)]
     if every_revision:
-        saved += AnnotationRevision.objects.filter(task__asset=asset).order_by(
-            "version").values_list("shapes", flat=True)
+        revisions = AnnotationRevision.objects.filter(task__asset=asset)
+        if until is not None:
+            revisions = revisions.filter(created_at__lte=until)
+        saved += revisions.order_by("version").values_list("shapes", flat=True)
     unique = {redaction.regions_sha256([r]): r for shapes in saved
               for r in redaction.regions_of(shapes)}
     return list(unique.values())
@@ -319,7 +323,7 @@ def redacted_open(*, actor: Actor, asset_id: int, in_page: bool = True
     every_revision = sees_redacted(asset.project, actor)
     if not every_revision:
         _refuse_download(actor, asset, in_page)
-    regions = _regions(asset, every_revision=every_revision)
+    regions = regions_ever(asset, every_revision=every_revision)
     rendition, data = rendition_of(asset, regions)
     record(actor=actor, action=AuditAction.IMAGE_VIEWED, project=asset.project,
            target=f"asset:{asset.pk}", details={"kind": "redacted", "regions": len(regions)})

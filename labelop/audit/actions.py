@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     INFERENCE_RAN = "inference.ran"
     SNAPSHOT_CREATED = "snapshot.created"
     SNAPSHOT_DOWNLOADED = "snapshot.downloaded"
+    SNAPSHOT_DIFFED = "snapshot.diffed"
     EXPORT_STARTED = "export.started"
     EXPORT_REFUSED = "export.refused"
     EXPORT_DOWNLOADED = "export.downloaded"

@@ -63,6 +63,8 @@ def snapshot_diff(request: ApiRequest, snapshot_id: int, other_id: int,
     a = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
     b = selectors.snapshot_get(actor=request.auth, snapshot_id=other_id)
     report = release_diff.snapshot_diff(a, b)
+    record(actor=request.auth, action=AuditAction.SNAPSHOT_DIFFED, project=a.project,
+           target=f"snapshot:{a.pk}", details={"to": b.pk, "format": format})
     if format == "markdown":
         response = HttpResponse(release_diff.as_markdown(report),
                                 content_type="text/markdown; charset=utf-8")

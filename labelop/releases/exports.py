@@ -16,10 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from labelop.assets.models import Asset
-from labelop.assets.services import project_location, rendition_of
+from labelop.assets.services import project_location, regions_ever, rendition_of
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core.errors import DomainError, Forbidden, Invalid, NotFound
+from labelop.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from labelop.jobs.models import Job
 from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
@@ -98,6 +98,9 @@ def export_run(job: Job) -> dict[str, Any]:
     export = Export.objects.select_related("snapshot", "snapshot__project").get(
         pk=job.params["export"])
     snapshot = export.snapshot
+    if export.images == "original" and export_originals_rule(snapshot.project) == "never":
+        raise Invalid("The project's policy now keeps original images in: export redacted "
+                      "images instead.", code="originals_forbidden")
     manifest = json.loads(signed_file(snapshot))["manifest"]
     tasks = manifest["tasks"]
     job_progress(job, done=0, total=len(tasks))
@@ -126,7 +129,12 @@ def export_run(job: Job) -> dict[str, Any]:
                 elif export.format == "voc":
                     zf.writestr(f"Annotations/{_stem(task)}.xml", _voc_xml(task, names))
                 if export.images != "none":
-                    data = _image(assets[task["image_sha256"]], task, export.images)
+                    asset = assets.get(task["image_sha256"])
+                    if asset is None:
+                        raise Invalid(f"The image of task {task['id']} ({task['image']}) is "
+                                      "no longer stored; export without images.",
+                                      code="image_gone")
+                    data = _image(asset, task, export.images, snapshot)
                     with zf.open(f"{IMAGE_DIR[export.format]}/{_file_name(task)}",
                                  "w") as entry:
                         entry.write(data)
@@ -215,10 +223,12 @@ def _voc_xml(task: dict, names: list[str]) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def _image(asset: Asset, task: dict, images: str) -> bytes:
+def _image(asset: Asset, task: dict, images: str, snapshot: Snapshot) -> bytes:
     if images == "original":
         return b"".join(object_read(asset.location, asset.object_key, asset.parts, 1))
-    regions = [s for s in task["shapes"] if s.get("type") == "redaction"]
+    # Every region ever saved up to the snapshot: one shrunk before it hides nothing less.
+    regions = regions_ever(asset, every_revision=True, until=snapshot.created_at,
+                           also=[s for s in task["shapes"] if s.get("type") == "redaction"])
     return rendition_of(asset, regions)[1]
 
 
@@ -267,15 +277,23 @@ def _coco_annotation(shape: dict, category: dict[str, int]) -> dict | None:
 
 
 def export_download(*, actor: Actor, export_id: int) -> tuple[Export, bytes]:
-    export = Export.objects.select_related("snapshot", "location").filter(pk=export_id).first()
+    export = (Export.objects.select_related("snapshot", "location", "job")
+              .filter(pk=export_id).first())
     if export is None:
         raise NotFound("Not found.")
     require(actor, Action.EXPORT_CREATE, export.snapshot.project)
     if export.expires_at <= timezone.now():
         raise Gone("This export has expired; make a new one from the snapshot.")
+    if export.images == "original" and export_originals_rule(export.snapshot.project) == "never":
+        raise Forbidden("The project's policy now keeps original images in.",
+                        code="originals_forbidden")
     if not export.object_key or export.location is None:
-        raise DomainError("The export is still being made; its job tells the progress.",
-                          code="export_not_ready")
+        job = export.job
+        if job is not None and job.status == "failed":
+            raise Conflict(f"The export failed: {(job.error or {}).get('message', '')}",
+                           code="export_failed")
+        raise Conflict("The export is still being made; its job tells the progress.",
+                       code="export_not_ready")
     data = b"".join(object_read(export.location, export.object_key))
     record(actor=actor, action=AuditAction.EXPORT_DOWNLOADED, project=export.snapshot.project,
            target=f"export:{export.pk}", details={"sha256": export.sha256, "size": export.size})

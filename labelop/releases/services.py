@@ -70,6 +70,12 @@ def manifest(project: Project, *, name: str, actor: Actor, parent: Snapshot | No
 
 def snapshot_create(*, actor: Actor, project: Project, name: str) -> Snapshot:
     require(actor, Action.SNAPSHOT_CREATE, project)
+    with transaction.atomic():  # one snapshot at a time per project: parents never fork
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        return _snapshot_create(actor, project, name)
+
+
+def _snapshot_create(actor: Actor, project: Project, name: str) -> Snapshot:
     if Snapshot.objects.filter(project=project, name=name).exists():
         raise Conflict(f"This project has a snapshot named {name!r} already.",
                        code="snapshot_name_taken")

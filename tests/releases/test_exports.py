@@ -163,3 +163,33 @@ def test_yolo_and_voc_exports_hold_the_boxes(image_world: World) -> None:
     assert archive.read("ImageSets/Main/default.txt").decode().strip() == (
         xml.removeprefix("Annotations/").removesuffix(".xml"))
     assert not [n for n in archive.namelist() if n.startswith("JPEGImages/")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redaction_shrunk_before_the_snapshot_still_hides_its_area(image_world: World) -> None:
+    from labelop.annotations.services import annotation_save
+    from labelop.annotations.shapes import Redaction
+
+    world = image_world
+    world.project.sensitivity = Sensitivity.STANDARD
+    world.project.save()
+    task = world.asset.task
+    annotator = world.actor("annotator")
+    whole = Redaction(type="redaction", id="r", method="fill", x=0, y=0, w=world.asset.width,
+                      h=world.asset.height)
+    tiny = Redaction(type="redaction", id="r", method="fill", x=0, y=0, w=1, h=1)
+    annotation_save(actor=annotator, task_id=task.pk, if_match=0, shapes=[whole])
+    annotation_save(actor=annotator, task_id=task.pk, if_match=1, shapes=[tiny])
+    Task.objects.filter(pk=task.pk).update(state=TaskState.ACCEPTED)
+    owner = api_for(world.users["owner"])
+    snapshot = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "s"}).json()
+    made = owner.post(f"/snapshots/{snapshot['id']}/exports",
+                      {"format": "labelop", "images": "redacted"}).json()
+    run_jobs()
+
+    archive = _zip(owner, made["export"])
+    [name] = [n for n in archive.namelist() if n.startswith("images/")]
+    from PIL import Image
+
+    pixels = Image.open(io.BytesIO(archive.read(name))).convert("L")
+    assert pixels.getextrema()[1] < 16  # all black: the first, whole-image region holds

@@ -3,6 +3,7 @@ offline from the file alone, fails after one changed byte, and its row cannot ch
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from labelop.audit.models import AuditEvent
 from labelop.cli import main
 from labelop.projects.models import Sensitivity
 from labelop.releases.models import Snapshot
-from labelop.releases.signing import verify
+from labelop.releases.signing import canonical, verify
 from tests.conftest import World, api_for
 from tests.labeling import LABELS, make_tasks
 
@@ -50,7 +51,8 @@ def test_only_accepted_work_enters_where_review_is_required(world: World) -> Non
     assert created.json()["tasks"] == 1
     signed = _signed(owner, created.json()["id"])
     key = api_for(None).get("/instance/public-key").json()["public_key"]
-    assert verify(signed, key) == (True, "hash and signature verify (1 tasks)")
+    assert verify(signed, key) == (
+        True, "hash and signature verify (1 tasks), signed by the given key")
     body = json.loads(signed)["manifest"]
     assert body["entering_states"] == ["accepted"]
     assert [t["id"] for t in body["tasks"]] == [accepted.pk]
@@ -106,8 +108,21 @@ def test_one_changed_byte_or_another_key_fails_verification(world: World,
     envelope["manifest"]["name"] = "forged"
     assert verify(json.dumps(envelope).encode())[1] == (
         "the signature does not match the manifest and the public key")
-    other = "A" * 43 + "="  # a different (all-zero) Ed25519 public key
-    assert verify(signed, other)[0] is False
+    # Re-signed by someone else's key (put inside the file): only the pinned key tells.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    forger = Ed25519PrivateKey.generate()
+    forged = json.loads(signed)
+    forged["manifest"]["name"] = "forged"
+    forged["sha256"] = __import__("hashlib").sha256(canonical(forged["manifest"])).hexdigest()
+    forged["signature"] = base64.b64encode(forger.sign(bytes.fromhex(forged["sha256"]))).decode()
+    forged["public_key"] = base64.b64encode(forger.public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw)).decode()
+    instance_key = api_for(None).get("/instance/public-key").json()["public_key"]
+    assert verify(canonical(forged), instance_key) == (
+        False, "signed by another key than the one given")
+    assert "compare it with the instance's" in verify(canonical(forged))[1]
 
 
 def test_snapshot_rows_cannot_change(world: World) -> None:
