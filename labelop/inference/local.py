@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from abc import ABC, abstractmethod
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,7 +23,7 @@ class WeightsMismatch(Exception):
     """The weights file is not the one the model pins: it is not loaded."""
 
 
-class LocalModel:
+class LocalModel(ABC):
     """A model that runs in this deployment. Subclasses name their weights and pinned hash
     and turn an image into shapes (the annotation format, each with a `score`)."""
 
@@ -34,13 +35,15 @@ class LocalModel:
     runtime = "onnxruntime (CPU)"
     runs = "local"
     url = ""
+    reads_text = False  # whether `predict` honours a text pattern
 
     def __init__(self) -> None:
         self._session: Any = None
         self._lock = threading.Lock()
 
+    @abstractmethod
     def weights(self) -> Path:
-        raise NotImplementedError
+        """The weights file, inside an installed package."""
 
     def session(self) -> Any:
         """The onnxruntime session, made once per process after the hash check."""
@@ -64,12 +67,10 @@ class LocalModel:
         return onnxruntime.InferenceSession(weights, options,
                                             providers=["CPUExecutionProvider"])
 
+    @abstractmethod
     def predict(self, image: Image.Image, *, pattern: str | None = None) -> list[dict]:
-        """Shapes found in the image; `pattern` (a text shape, see text_pattern) for models
-        that read text, refused by the others."""
-        raise NotImplementedError
-
-    reads_text = False
+        """Shapes found in the image; `pattern` (a text shape, see builtin.text_pattern) only
+        for models that read text (inference_start refuses it for the others)."""
 
 
 def threads() -> int:

@@ -16,6 +16,11 @@ class ModelEndpoint(models.Model):
     """A model the site admin made available. External ones are an URL the image is POSTed to;
     the policy decides which projects may use them."""
 
+    # What the model list says of every model, local ones included (inference.local).
+    kind = "objects"
+    runtime = "HTTP"
+    reads_text = False
+
     name = models.CharField(max_length=64, unique=True)
     version = models.CharField(max_length=64, default="")
     runs = models.CharField(max_length=16, choices=Runs.choices)

@@ -35,10 +35,10 @@ class ModelOut(Schema):
     @staticmethod
     def of(endpoint: Any) -> dict:
         return {"name": endpoint.name, "version": endpoint.version,
-                "kind": getattr(endpoint, "kind", "objects"),
+                "kind": endpoint.kind,
                 "runs": endpoint.runs, "host": urlsplit(endpoint.url).hostname,
                 "weights_sha256": endpoint.weights_sha256,
-                "runtime": getattr(endpoint, "runtime", "HTTP"), "labels": list(endpoint.labels)}
+                "runtime": endpoint.runtime, "labels": list(endpoint.labels)}
 
 
 class ModelPage(Schema):

@@ -66,7 +66,7 @@ def inference_start(*, actor: Actor, project: Project, model: str,
         record(actor=actor, action=AuditAction.INFERENCE_REFUSED, project=project,
                target=f"model:{model}", details={"reason": refusal})  # kept: no transaction
         raise Forbidden(refusal, code="external_model_forbidden")
-    if text_pattern is not None and not getattr(endpoint, "reads_text", False):
+    if text_pattern is not None and not endpoint.reads_text:
         raise Invalid(f"{model} does not read text: a text pattern needs a model that does "
                       "(text).", code="pattern_not_supported")
     if task_ids is not None:

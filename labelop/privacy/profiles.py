@@ -159,12 +159,6 @@ def download_refusal(project: Project, actor: Any, *, in_page: bool) -> str | No
             "its owners: open the task in the browser instead of downloading the image.")
 
 
-def export_originals_rule(project: Project) -> str:
-    """owner | by_exception | never: who may export original images (privacy.exceptions
-    holds the exception an export then uses up)."""
-    return policy_of(project).exports_with_originals
-
-
 def storage_refusal(project: Project, location: StorageLocation) -> str | None:
     """Why the project's policy forbids this location, or None if it is allowed."""
     policy = policy_of(project)

@@ -24,7 +24,7 @@ from labelop.jobs.models import Job
 from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.exceptions import EXPORT_ORIGINALS, use_exception
-from labelop.privacy.profiles import export_originals_rule
+from labelop.privacy.profiles import policy_of
 from labelop.releases.models import Export, Snapshot
 from labelop.releases.selectors import signed_file
 from labelop.storage.services import object_put, object_read
@@ -80,7 +80,7 @@ def _originals_refusal(actor: Actor, snapshot: Snapshot) -> str | None:
     """The profile's row "exports with original images", enforced: None when allowed (an
     approved exception is used up in the caller's transaction, with the export), else why."""
     project = snapshot.project
-    rule = export_originals_rule(project)
+    rule = policy_of(project).exports_with_originals
     if rule == "owner":
         return None
     if rule == "by_exception" and use_exception(actor=actor, project=project,
@@ -98,7 +98,7 @@ def export_run(job: Job) -> dict[str, Any]:
     export = Export.objects.select_related("snapshot", "snapshot__project").get(
         pk=job.params["export"])
     snapshot = export.snapshot
-    if export.images == "original" and export_originals_rule(snapshot.project) == "never":
+    if _originals_now_never(export):
         raise Invalid("The project's policy now keeps original images in: export redacted "
                       "images instead.", code="originals_forbidden")
     manifest = json.loads(signed_file(snapshot))["manifest"]
@@ -153,6 +153,13 @@ def export_run(job: Job) -> dict[str, Any]:
                                                sha256=digest.hexdigest(), size=size)
     job_progress(job, done=len(tasks))
     return {"export": export.pk, "sha256": digest.hexdigest(), "size": size}
+
+
+def _originals_now_never(export: Export) -> bool:
+    """An export of originals made before the policy tightened to "never": neither made nor
+    handed out any more."""
+    return (export.images == "original"
+            and policy_of(export.snapshot.project).exports_with_originals == "never")
 
 
 def _file_name(task: dict) -> str:
@@ -284,7 +291,7 @@ def export_download(*, actor: Actor, export_id: int) -> tuple[Export, bytes]:
     require(actor, Action.EXPORT_CREATE, export.snapshot.project)
     if export.expires_at <= timezone.now():
         raise Gone("This export has expired; make a new one from the snapshot.")
-    if export.images == "original" and export_originals_rule(export.snapshot.project) == "never":
+    if _originals_now_never(export):
         raise Forbidden("The project's policy now keeps original images in.",
                         code="originals_forbidden")
     if not export.object_key or export.location is None:
