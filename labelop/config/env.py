@@ -60,6 +60,7 @@ class Env:
     inference_threads: int
     redaction_cells: int
     export_days: int
+    snapshot_inline_tasks: int
 
     @classmethod
     def read(cls) -> Env:
@@ -95,6 +96,7 @@ class Env:
             inference_threads=_int("LABELOP_INFERENCE_THREADS", 0),
             redaction_cells=_int("LABELOP_REDACTION_CELLS", 3, minimum=1),
             export_days=_int("LABELOP_EXPORT_DAYS", 7, minimum=1),
+            snapshot_inline_tasks=_int("LABELOP_SNAPSHOT_INLINE_TASKS", 5000),
         )
 
 

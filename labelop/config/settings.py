@@ -178,6 +178,8 @@ LABELOP_MAX_SHAPES = ENV.max_shapes  # per annotation
 LABELOP_INFERENCE_THREADS = ENV.inference_threads  # per model run; 0: onnxruntime decides
 LABELOP_REDACTION_CELLS = ENV.redaction_cells  # average colours across a redacted region
 LABELOP_EXPORT_DAYS = ENV.export_days  # an export's download expires after these days
+# Snapshots of more tasks than this are written by a background job (202) instead of inline.
+LABELOP_SNAPSHOT_INLINE_TASKS = ENV.snapshot_inline_tasks
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -10,6 +10,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 # Every append-only table; test fixtures lift these triggers only to empty the database.
 APPEND_ONLY_TABLES = ["audit_auditevent", "releases_snapshot"]
+# Rows that may still change while this holds, once (a snapshot a job is writing is sealed
+# when done); no row is ever deleted.
+MUTABLE_WHILE = {"releases_snapshot": "OLD.status = 'pending'"}
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION labelop_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -20,22 +23,28 @@ END $$;
 """
 
 
-def install_sql(table: str, vendor: str) -> list[str]:
+def install_sql(table: str, vendor: str, unless: str | None = None) -> list[str]:
+    """The triggers of an append-only table; with `unless`, an UPDATE is let through while
+    that condition on the old row holds (each migration names the condition of its time)."""
     if vendor == "sqlite":
         return [
             f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused: the table is append-only');"
-            " END"
+            + (f"WHEN NOT ({unless}) " if unless and op == "UPDATE" else "")
+            + f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused: the table is "
+            "append-only'); END"
             for op in ("UPDATE", "DELETE")
         ]
     if vendor == "postgresql":
-        return [
-            _PG_FUNCTION,
-            f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION labelop_refuse_change()",
-            f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION labelop_refuse_change()",
-        ]
+        refuse = "EXECUTE FUNCTION labelop_refuse_change()"
+        rows = ([f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE DELETE ON {table} "
+                 f"FOR EACH ROW {refuse}",
+                 f"CREATE OR REPLACE TRIGGER {table}_sealed BEFORE UPDATE ON {table} "
+                 f"FOR EACH ROW WHEN (NOT ({unless})) {refuse}"] if unless else
+                [f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON "
+                 f"{table} FOR EACH ROW {refuse}"])
+        return [_PG_FUNCTION, *rows,
+                f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT {refuse}"]
     raise RuntimeError(f"LabelOp runs on SQLite or PostgreSQL, not {vendor}")
 
 
@@ -44,13 +53,14 @@ def uninstall_sql(table: str, vendor: str) -> list[str]:
         return [f"DROP TRIGGER IF EXISTS {table}_no_{op}" for op in ("update", "delete")]
     return [
         f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_sealed ON {table}",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
     ]
 
 
-def install(connection: BaseDatabaseWrapper, table: str) -> None:
+def install(connection: BaseDatabaseWrapper, table: str, unless: str | None = None) -> None:
     with connection.cursor() as cursor:
-        for statement in install_sql(table, connection.vendor):
+        for statement in install_sql(table, connection.vendor, unless):
             cursor.execute(statement)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import Router, Status
 
 from labelop.audit.actions import AuditAction
@@ -15,13 +15,16 @@ from labelop.releases import exports, schemas, selectors, services, signing
 router = Router(tags=["releases"])
 
 
-@router.post("/projects/{project_id}/snapshots", response={201: schemas.SnapshotOut},
+@router.post("/projects/{project_id}/snapshots",
+             response={201: schemas.SnapshotOut, 202: schemas.SnapshotOut},
              operation_id="releases_snapshot_create",
-             summary="Take a signed, immutable snapshot of the reviewed work (owners)")
+             summary="Take a signed, immutable snapshot of the reviewed work (owners); a large "
+                     "project's is written in the background (202, status pending, with its job)")
 def snapshot_create(request: ApiRequest, project_id: int, body: schemas.SnapshotIn) -> Status:
     project = project_get(actor=request.auth, project_id=project_id)
     snapshot = services.snapshot_create(actor=request.auth, project=project, name=body.name)
-    return Status(201, schemas.SnapshotOut.of(snapshot))
+    return Status(202 if snapshot.status == "pending" else 201,
+                  schemas.SnapshotOut.of(snapshot))
 
 
 @router.get("/projects/{project_id}/snapshots", response=schemas.SnapshotPage,
@@ -44,12 +47,13 @@ def snapshot_get(request: ApiRequest, snapshot_id: int) -> dict:
 @router.get("/snapshots/{snapshot_id}/manifest", response={200: None},
             operation_id="releases_snapshot_manifest",
             summary="The signed manifest file (`labelop snapshot verify` checks it offline)")
-def snapshot_manifest(request: ApiRequest, snapshot_id: int) -> HttpResponse:
-    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
+def snapshot_manifest(request: ApiRequest, snapshot_id: int) -> StreamingHttpResponse:
+    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id, sealed=True)
     data = selectors.signed_file(snapshot)
     record(actor=request.auth, action=AuditAction.SNAPSHOT_DOWNLOADED, project=snapshot.project,
            target=f"snapshot:{snapshot.pk}", details={"sha256": snapshot.sha256})
-    response = HttpResponse(data, content_type="application/json")
+    response = StreamingHttpResponse(data, content_type="application/json")
+    response["Content-Length"] = str(snapshot.size)
     response["Content-Disposition"] = f'attachment; filename="snapshot-{snapshot.pk}.json"'
     return response
 
@@ -60,8 +64,8 @@ def snapshot_manifest(request: ApiRequest, snapshot_id: int) -> HttpResponse:
                     "in Markdown with ?format=markdown")
 def snapshot_diff(request: ApiRequest, snapshot_id: int, other_id: int,
                   format: Literal["json", "markdown"] = "json") -> HttpResponse:
-    a = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
-    b = selectors.snapshot_get(actor=request.auth, snapshot_id=other_id)
+    a = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id, sealed=True)
+    b = selectors.snapshot_get(actor=request.auth, snapshot_id=other_id, sealed=True)
     report = release_diff.snapshot_diff(a, b)
     record(actor=request.auth, action=AuditAction.SNAPSHOT_DIFFED, project=a.project,
            target=f"snapshot:{a.pk}", details={"to": b.pk, "format": format})
@@ -79,7 +83,7 @@ def snapshot_diff(request: ApiRequest, snapshot_id: int, other_id: int,
              summary="Export a snapshot as a zip, in the background (owners; originals only "
                      "as the profile allows)")
 def export_start(request: ApiRequest, snapshot_id: int, body: schemas.ExportIn) -> Status:
-    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id)
+    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id, sealed=True)
     export = exports.export_start(actor=request.auth, snapshot=snapshot, format=body.format,
                                   images=body.images)
     assert export.job_id is not None
@@ -89,9 +93,10 @@ def export_start(request: ApiRequest, snapshot_id: int, body: schemas.ExportIn) 
 @router.get("/exports/{export_id}/download", response={200: None},
             operation_id="releases_export_download",
             summary="The export's zip (owners; audited; 410 once expired)")
-def export_download(request: ApiRequest, export_id: int) -> HttpResponse:
+def export_download(request: ApiRequest, export_id: int) -> StreamingHttpResponse:
     export, data = exports.export_download(actor=request.auth, export_id=export_id)
-    response = HttpResponse(data, content_type="application/zip")
+    response = StreamingHttpResponse(data, content_type="application/zip")
+    response["Content-Length"] = str(export.size)
     response["Content-Disposition"] = f'attachment; filename="export-{export.pk}.zip"'
     response["Digest"] = f"sha-256={export.sha256}"
     return response

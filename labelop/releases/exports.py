@@ -5,11 +5,11 @@ never); stored as an object with its SHA-256; downloads audited, owners only, ex
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -25,13 +25,13 @@ from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.exceptions import EXPORT_ORIGINALS, use_exception
 from labelop.privacy.profiles import policy_of
+from labelop.releases import writers
+from labelop.releases.manifest import SignedFile
 from labelop.releases.models import Export, Snapshot
 from labelop.releases.selectors import signed_file
+from labelop.releases.writers import FORMATS
 from labelop.storage.services import object_put, object_read
 
-FORMATS = ("coco", "yolo", "voc", "labelop")
-# Where each format keeps the images, as the tools that read it expect.
-IMAGE_DIR = {"coco": "images", "yolo": "images", "voc": "JPEGImages", "labelop": "images"}
 IMAGES = ("none", "redacted", "original")
 CHUNK = 1024 * 1024
 
@@ -93,66 +93,120 @@ def _originals_refusal(actor: Actor, snapshot: Snapshot) -> str | None:
 
 
 def export_run(job: Job) -> dict[str, Any]:
-    """The job's work: the zip written to a temporary file entry by entry (memory stays
-    flat), then stored under the project's location with its SHA-256."""
-    export = Export.objects.select_related("snapshot", "snapshot__project").get(
-        pk=job.params["export"])
+    """The job's work: the zip written to a temporary file task by task (memory stays flat),
+    then stored under the project's location with its SHA-256."""
+    export = Export.objects.select_related("snapshot", "snapshot__project",
+                                           "snapshot__location").get(pk=job.params["export"])
     snapshot = export.snapshot
     if _originals_now_never(export):
         raise Invalid("The project's policy now keeps original images in: export redacted "
                       "images instead.", code="originals_forbidden")
-    manifest = json.loads(signed_file(snapshot))["manifest"]
-    tasks = manifest["tasks"]
-    job_progress(job, done=0, total=len(tasks))
-    assets = {a.sha256: a for a in Asset.objects.filter(project=snapshot.project)
-              .select_related("location")}
+    signed = SignedFile(signed_file(snapshot))
+    total = signed.header["counts"]["tasks"]
+    job_progress(job, done=0, total=total)
     with tempfile.TemporaryFile() as spool:
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             with zf.open("manifest.signed.json", "w") as entry:
-                entry.write(signed_file(snapshot))
-            names = _box_labels(manifest)
-            if export.format == "coco":
-                with zf.open("annotations/instances.json", "w") as entry:
-                    _coco(entry, manifest)
-            elif export.format == "yolo":
-                zf.writestr("data.yaml", _yolo_yaml(names))
-            elif export.format == "voc":
-                zf.writestr("labelmap.txt", "".join(f"{n}:::\n" for n in names))
-                zf.writestr("ImageSets/Main/default.txt",
-                            "".join(f"{_stem(t)}\n" for t in tasks))
-            else:
-                with zf.open("labelop.json", "w") as entry:
-                    entry.write(json.dumps(manifest, ensure_ascii=False).encode())
-            for done, task in enumerate(tasks, start=1):
-                if export.format == "yolo":
-                    zf.writestr(f"labels/{_stem(task)}.txt", _yolo_lines(task, names))
-                elif export.format == "voc":
-                    zf.writestr(f"Annotations/{_stem(task)}.xml", _voc_xml(task, names))
-                if export.images != "none":
-                    asset = assets.get(task["image_sha256"])
-                    if asset is None:
-                        raise Invalid(f"The image of task {task['id']} ({task['image']}) is "
-                                      "no longer stored; export without images.",
-                                      code="image_gone")
-                    data = _image(asset, task, export.images, snapshot)
-                    with zf.open(f"{IMAGE_DIR[export.format]}/{_file_name(task)}",
-                                 "w") as entry:
-                        entry.write(data)
-                if done % 200 == 0:
-                    job_progress(job, done=done)
+                for block in signed_file(snapshot):
+                    entry.write(block)
+            writer = writers.WRITERS[export.format](zf, signed.header)
+            writer.begin()
+            revisions = (_revisions(snapshot) if writers.revisions_needed(export.format)
+                         else None)
+            done = 0
+            for batch in _batches(signed.tasks(), 500):
+                images = _assets(snapshot, batch) if export.images != "none" else {}
+                for task in batch:
+                    writer.task(task, revisions.get(task["id"]) if revisions else None)
+                    if export.images != "none":
+                        _add_image(zf, export, writer.image_dir, task, images)
+                done += len(batch)
+                job_progress(job, done=done)
+            writer.end()
+        size = spool.tell()
         spool.seek(0)
         digest = hashlib.sha256()
         for block in iter(lambda: spool.read(CHUNK), b""):
             digest.update(block)
-        size = spool.tell()
         spool.seek(0)
         location = project_location(snapshot.project)
         key = f"p{snapshot.project_id}/exports/{export.pk}-{digest.hexdigest()[:16]}.zip"
         object_put(location, key, iter(lambda: spool.read(CHUNK), b""))
     Export.objects.filter(pk=export.pk).update(location=location, object_key=key,
                                                sha256=digest.hexdigest(), size=size)
-    job_progress(job, done=len(tasks))
-    return {"export": export.pk, "sha256": digest.hexdigest(), "size": size}
+    return {"export": export.pk, "sha256": digest.hexdigest(), "size": size, "tasks": total}
+
+
+def _batches(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _assets(snapshot: Snapshot, batch: list[dict]) -> dict[str, Asset]:
+    """The stored images of a batch of tasks, by hash (one query per batch)."""
+    return {a.sha256: a for a in Asset.objects.filter(
+        project_id=snapshot.project_id, sha256__in=[t["image_sha256"] for t in batch])
+        .select_related("location")}
+
+
+def _add_image(zf: zipfile.ZipFile, export: Export, folder: str, task: dict,
+               images: dict[str, Asset]) -> None:
+    asset = images.get(task["image_sha256"])
+    if asset is None:
+        raise Invalid(f"The image of task {task['id']} ({task['image']}) is no longer stored; "
+                      "export without images.", code="image_gone")
+    entry = zipfile.ZipInfo(f"{folder}/{writers.file_name(task)}",
+                            date_time=export.created_at.timetuple()[:6])
+    entry.compress_type = zipfile.ZIP_STORED  # images are compressed already
+    with zf.open(entry, "w") as out:
+        out.write(_image(asset, task, export.images, export.snapshot))
+
+
+def _revisions(snapshot: Snapshot) -> _Merge:
+    """Per task, a summary of its saves up to the snapshot, read alongside the tasks."""
+    from django.db.models import Count, Max, Min
+
+    from labelop.annotations.models import AnnotationRevision
+
+    saves = (AnnotationRevision.objects
+             .filter(task__project_id=snapshot.project_id, created_at__lte=snapshot.created_at)
+             .order_by("task_id", "author_name").values_list("task_id", "author_name")
+             .annotate(n=Count("id"), first=Min("created_at"), last=Max("created_at")))
+
+    def per_task() -> Iterator[tuple[int, dict]]:
+        task, count, first, last = None, 0, None, None
+        authors: list[str] = []
+        for task_id, author, n, earliest, latest in saves.iterator(chunk_size=5000):
+            if task_id != task and task is not None:
+                yield task, writers.summary(count, authors, first, last)
+            if task_id != task:
+                task, count, authors, first, last = task_id, 0, [], earliest, latest
+            count += n
+            authors.append(author)
+            first, last = min(first, earliest), max(last, latest)
+        if task is not None:
+            yield task, writers.summary(count, authors, first, last)
+
+    return _Merge(per_task())
+
+
+class _Merge:
+    """Values of an id-ordered stream of (id, value), asked for in increasing id order."""
+
+    def __init__(self, rows: Iterator[tuple[int, dict]]) -> None:
+        self.rows = rows
+        self.head = next(rows, None)
+
+    def get(self, key: int) -> dict | None:
+        while self.head is not None and self.head[0] < key:
+            self.head = next(self.rows, None)
+        return self.head[1] if self.head is not None and self.head[0] == key else None
 
 
 def _originals_now_never(export: Export) -> bool:
@@ -160,74 +214,6 @@ def _originals_now_never(export: Export) -> bool:
     handed out any more."""
     return (export.images == "original"
             and policy_of(export.snapshot.project).exports_with_originals == "never")
-
-
-def _file_name(task: dict) -> str:
-    return f"{task['id']}-{task['image']}"
-
-
-def _stem(task: dict) -> str:
-    return _file_name(task).rsplit(".", 1)[0]
-
-
-def _box_labels(manifest: dict) -> list[str]:
-    """The labels that become objects (boxes and polygons), in schema order."""
-    return [label["name"] for label in manifest["labels"]
-            if label.get("kind") in {"bbox", "polygon"}]
-
-
-def _bounds(shape: dict) -> tuple[float, float, float, float] | None:
-    """x, y, w, h of a box or of a polygon's bounding box."""
-    if shape["type"] == "bbox":
-        return shape["x"], shape["y"], shape["w"], shape["h"]
-    if shape["type"] == "polygon":
-        xs, ys = [p[0] for p in shape["points"]], [p[1] for p in shape["points"]]
-        return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
-    return None
-
-
-def _objects(task: dict, names: list[str]) -> list[tuple[int, tuple[float, float, float, float]]]:
-    found = []
-    for shape in task["shapes"]:
-        bounds = _bounds(shape)
-        if bounds is not None and shape.get("label") in names:
-            found.append((names.index(shape["label"]), bounds))
-    return found
-
-
-def _yolo_yaml(names: list[str]) -> str:
-    listed = "\n".join(f"  {i}: {json.dumps(n)}" for i, n in enumerate(names))
-    return f"path: .\ntrain: images\nval: images\nnc: {len(names)}\nnames:\n{listed}\n"
-
-
-def _yolo_lines(task: dict, names: list[str]) -> str:
-    """One line per object: class, centre x, centre y, width, height, all over the image."""
-    width, height = task["width"], task["height"]
-    return "".join(f"{cls} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} "
-                   f"{w / width:.6f} {h / height:.6f}\n"
-                   for cls, (x, y, w, h) in _objects(task, names))
-
-
-def _voc_xml(task: dict, names: list[str]) -> bytes:
-    from xml.etree import ElementTree as ET
-
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = "JPEGImages"
-    ET.SubElement(root, "filename").text = _file_name(task)
-    size = ET.SubElement(root, "size")
-    for tag, value in (("width", task["width"]), ("height", task["height"]), ("depth", 3)):
-        ET.SubElement(size, tag).text = str(value)
-    ET.SubElement(root, "segmented").text = "0"
-    for cls, (x, y, w, h) in _objects(task, names):
-        obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = names[cls]
-        ET.SubElement(obj, "pose").text = "Unspecified"
-        ET.SubElement(obj, "truncated").text = "0"
-        ET.SubElement(obj, "difficult").text = "0"
-        box = ET.SubElement(obj, "bndbox")
-        for tag, value in (("xmin", x), ("ymin", y), ("xmax", x + w), ("ymax", y + h)):
-            ET.SubElement(box, tag).text = f"{value:g}"
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 def _image(asset: Asset, task: dict, images: str, snapshot: Snapshot) -> bytes:
@@ -239,51 +225,9 @@ def _image(asset: Asset, task: dict, images: str, snapshot: Snapshot) -> bytes:
     return rendition_of(asset, regions)[1]
 
 
-def _coco(out: IO[bytes], manifest: dict) -> None:
-    """COCO instances: one image per task, boxes and polygons by label (tags and redaction
-    regions are not COCO objects)."""
-    category = {name: i for i, name in enumerate(_box_labels(manifest), start=1)}
-    out.write(b'{"info":' + json.dumps({"description": manifest["name"],
-                                         "project": manifest["project"]["name"]}).encode())
-    out.write(b',"categories":' + json.dumps(
-        [{"id": i, "name": n, "supercategory": ""} for n, i in category.items()]).encode())
-    out.write(b',"images":[')
-    for i, task in enumerate(manifest["tasks"]):
-        out.write((b"," if i else b"") + json.dumps(
-            {"id": task["id"], "file_name": _file_name(task), "width": task.get("width"),
-             "height": task.get("height")}).encode())
-    out.write(b'],"annotations":[')
-    first, n = True, 0
-    for task in manifest["tasks"]:
-        for shape in task["shapes"]:
-            row = _coco_annotation(shape, category)
-            if row is None:
-                continue
-            n += 1
-            out.write((b"" if first else b",") + json.dumps(
-                {"id": n, "image_id": task["id"], "iscrowd": 0, **row}).encode())
-            first = False
-    out.write(b"]}")
-
-
-def _coco_annotation(shape: dict, category: dict[str, int]) -> dict | None:
-    if shape.get("label") not in category:
-        return None
-    if shape["type"] == "bbox":
-        x, y, w, h = (shape[k] for k in ("x", "y", "w", "h"))
-        return {"category_id": category[shape["label"]], "bbox": [x, y, w, h], "area": w * h,
-                "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]]}
-    if shape["type"] == "polygon":
-        xs = [p[0] for p in shape["points"]]
-        ys = [p[1] for p in shape["points"]]
-        area = abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs)))) / 2
-        return {"category_id": category[shape["label"]],
-                "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)],
-                "area": area, "segmentation": [[c for p in shape["points"] for c in p]]}
-    return None
-
-
-def export_download(*, actor: Actor, export_id: int) -> tuple[Export, bytes]:
+def export_download(*, actor: Actor, export_id: int) -> tuple[Export, Iterator[bytes]]:
+    """The export's zip as a stream (owners; audited before the first byte; 410 once
+    expired; 409 while it is being made or when it failed)."""
     export = (Export.objects.select_related("snapshot", "location", "job")
               .filter(pk=export_id).first())
     if export is None:
@@ -301,7 +245,7 @@ def export_download(*, actor: Actor, export_id: int) -> tuple[Export, bytes]:
                            code="export_failed")
         raise Conflict("The export is still being made; its job tells the progress.",
                        code="export_not_ready")
-    data = b"".join(object_read(export.location, export.object_key))
+    data = object_read(export.location, export.object_key)
     record(actor=actor, action=AuditAction.EXPORT_DOWNLOADED, project=export.snapshot.project,
            target=f"export:{export.pk}", details={"sha256": export.sha256, "size": export.size})
     return export, data

@@ -8,6 +8,13 @@ from labelop.jobs.services import job_run
 
 
 @task()
+def snapshot_write_job(job_id: int) -> None:
+    from labelop.releases.services import snapshot_write
+
+    job_run(job_id, snapshot_write)
+
+
+@task()
 def export_run_job(job_id: int) -> None:
     from labelop.releases.exports import export_run
 

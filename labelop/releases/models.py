@@ -7,8 +7,15 @@ from django.db import models
 from django.utils import timezone
 
 
+class SnapshotStatus(models.TextChoices):
+    PENDING = "pending"  # a background job is writing it
+    SEALED = "sealed"
+    FAILED = "failed"
+
+
 class Snapshot(models.Model):
-    """One signed manifest, stored as an object; the row is append-only (a trigger)."""
+    """One signed manifest, stored as an object. The row is sealed once: a trigger refuses
+    any change to a row that is no longer pending, and every DELETE."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT,
                                 related_name="snapshots")
@@ -25,10 +32,14 @@ class Snapshot(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=SnapshotStatus.choices,
+                              default=SnapshotStatus.SEALED)
+    job = models.ForeignKey("jobs.Job", null=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "name"],
-                                               name="one_snapshot_name_per_project")]
+        constraints = [models.UniqueConstraint(
+            fields=["project", "name"], condition=~models.Q(status="failed"),
+            name="one_snapshot_name_per_project")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"

@@ -17,6 +17,8 @@ class SnapshotIn(In):
 class SnapshotOut(Schema):
     id: int
     name: str
+    status: Literal["pending", "sealed", "failed"]  # pending: its job is writing it
+    job: int | None
     sha256: str
     signature: str
     size: int
@@ -29,6 +31,7 @@ class SnapshotOut(Schema):
     @staticmethod
     def of(s: object) -> dict:
         return {"id": s.pk, "name": s.name, "sha256": s.sha256,  # type: ignore[attr-defined]
+                "status": s.status, "job": s.job_id,  # type: ignore[attr-defined]
                 "signature": s.signature, "size": s.size,  # type: ignore[attr-defined]
                 "tasks": s.tasks, "shapes": s.shapes,  # type: ignore[attr-defined]
                 "parent": s.parent_id, "created_at": s.created_at,  # type: ignore[attr-defined]

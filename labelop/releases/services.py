@@ -1,28 +1,37 @@
-"""Taking a snapshot: which tasks may enter (the profile's review rule), the manifest, its
-signature, the stored object and the append-only row, audited together."""
+"""Taking a snapshot: which tasks may enter (the profile's review rule), the manifest written
+as a stream, its signature, the stored object and the sealed row, audited together. Small
+projects are written during the request; larger ones by a background job (the row waits,
+pending, and is sealed once)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from labelop.accounts.models import User
 from labelop.annotations.models import Task, TaskState
 from labelop.assets.services import project_location
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict
+from labelop.jobs.models import Job, JobStatus
+from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.notes import current as current_note
 from labelop.privacy.profiles import policy_of
 from labelop.projects.models import Project
-from labelop.releases import signing
-from labelop.releases.models import Snapshot
+from labelop.releases import manifest
+from labelop.releases.models import Snapshot, SnapshotStatus
 from labelop.storage.services import object_put
+
+CONSOLE = "console"  # who acts from `labelop` on the server (operator access)
 
 
 def entering_states(project: Project) -> tuple[str, ...]:
@@ -33,72 +42,172 @@ def entering_states(project: Project) -> tuple[str, ...]:
     return (TaskState.SUBMITTED, TaskState.ACCEPTED)
 
 
-def manifest(project: Project, *, name: str, actor: Actor, parent: Snapshot | None) -> dict:
+def _rows(project: Project, states: tuple[str, ...], seen: Counter[str]) -> Iterator[dict]:
+    """Every entering task in id order, read by one statement (one consistent view), with
+    its last reviewer; `seen` counts tasks, shapes and shapes per label on the way."""
     from labelop.review.models import ReviewDecision
 
+    last_reviewer = Subquery(ReviewDecision.objects.filter(task=OuterRef("pk"))
+                             .order_by("-pk").values("reviewer_name")[:1])
+    rows = (Task.objects.filter(project=project, state__in=states).order_by("pk")
+            .annotate(reviewer=last_reviewer)
+            .values_list("pk", "state", "version", "asset__original_name", "asset__sha256",
+                         "asset__width", "asset__height", "annotation__shapes", "reviewer"))
+    for pk, state, version, name, sha256, width, height, shapes, reviewer in rows.iterator(
+            chunk_size=2000):
+        shapes = shapes or []
+        seen["\0tasks"] += 1
+        seen["\0shapes"] += len(shapes)
+        seen.update(s.get("label") or s["type"] for s in shapes)
+        yield {"id": pk, "image": name, "image_sha256": sha256, "width": width,
+               "height": height, "state": state, "version": version, "shapes": shapes,
+               "reviewer": reviewer}
+
+
+def _write(project: Project, *, name: str, by: str, parent: Snapshot | None,
+           progress: Any = None) -> manifest.Written:
+    """The signed file of the project as it is now."""
     states = entering_states(project)
-    tasks = (Task.objects.filter(project=project, state__in=states)
-             .select_related("asset", "annotation").order_by("pk"))
-    reviewers = dict(ReviewDecision.objects.filter(project=project, task__state__in=states)
-                     .order_by("task_id", "pk").values_list("task_id", "reviewer_name"))
-    rows: list[dict] = []
-    by_label = Counter[str]()
-    shape_count = 0
-    for task in tasks.iterator(chunk_size=2000):
-        shapes = getattr(getattr(task, "annotation", None), "shapes", None) or []
-        shape_count += len(shapes)
-        by_label.update(s.get("label") or s["type"] for s in shapes)
-        rows.append({"id": task.pk, "image": task.asset.original_name,
-                     "image_sha256": task.asset.sha256, "width": task.asset.width,
-                     "height": task.asset.height, "state": task.state,
-                     "version": task.version, "shapes": shapes,
-                     "reviewer": reviewers.get(task.pk)})
     note = current_note(project)
-    return {
-        "project": {"id": project.pk, "name": project.name,
-                    "sensitivity": project.sensitivity},
-        "name": name, "created_at": timezone.now().isoformat(), "created_by": actor.name,
+    header: dict[str, Any] = {
+        "project": {"id": project.pk, "name": project.name, "sensitivity": project.sensitivity},
+        "name": name, "created_at": timezone.now().isoformat(), "created_by": by,
         "parent": {"id": parent.pk, "sha256": parent.sha256} if parent else None,
         "labels": project.labels, "policy": policy_of(project).controls(),
-        "entering_states": list(states),
-        "note_version": note.version if note else None,
-        "counts": {"tasks": len(rows), "shapes": shape_count,
-                   "by_label": dict(sorted(by_label.items()))},
-        "tasks": rows,
+        "entering_states": list(states), "note_version": note.version if note else None,
     }
+    seen = Counter[str]()
+
+    def counted(header: dict[str, Any]) -> None:
+        tasks, shapes = seen.pop("\0tasks", 0), seen.pop("\0shapes", 0)
+        header["counts"] = {"tasks": tasks, "shapes": shapes, "by_label": dict(sorted(
+            seen.items()))}
+
+    rows = _rows(project, states, seen)
+    if progress is not None:
+        rows = _reporting(rows, progress)
+    return manifest.write(header, rows, counts=counted)
 
 
-def snapshot_create(*, actor: Actor, project: Project, name: str) -> Snapshot:
-    require(actor, Action.SNAPSHOT_CREATE, project)
-    with transaction.atomic():  # one snapshot at a time per project: parents never fork
+def _reporting(rows: Iterator[dict], progress: Any) -> Iterator[dict]:
+    for done, row in enumerate(rows, start=1):
+        if done % 5000 == 0:
+            progress(done)
+        yield row
+
+
+def snapshot_create(*, actor: Actor | None, project: Project, name: str) -> Snapshot:
+    """Snapshot the project now, or (a large one) start the job that will: the row is then
+    pending. `actor=None` is the console operator. One at a time per project, so that
+    parents never fork."""
+    if actor is not None:
+        require(actor, Action.SNAPSHOT_CREATE, project)
+    with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
-        return _snapshot_create(actor, project, name)
+        _refuse_while_pending(project)
+        if Snapshot.objects.filter(project=project, name=name).exclude(
+                status=SnapshotStatus.FAILED).exists():
+            raise _name_taken(name)
+        parent = (Snapshot.objects.filter(project=project, status=SnapshotStatus.SEALED)
+                  .order_by("-pk").first())
+        entering = Task.objects.filter(project=project,
+                                       state__in=entering_states(project)).count()
+        user = actor.user if actor else None
+        if entering <= settings.LABELOP_SNAPSHOT_INLINE_TASKS:
+            written = _write(project, name=name, by=actor.name if actor else CONSOLE,
+                             parent=parent)
+            return _seal(Snapshot(project=project, name=name, parent=parent,
+                                  created_by=user), written, actor=actor)
+        return _start(project, name, parent, user)
 
 
-def _snapshot_create(actor: Actor, project: Project, name: str) -> Snapshot:
-    if Snapshot.objects.filter(project=project, name=name).exists():
-        raise Conflict(f"This project has a snapshot named {name!r} already.",
-                       code="snapshot_name_taken")
-    parent = Snapshot.objects.filter(project=project).order_by("-pk").first()
-    body = manifest(project, name=name, actor=actor, parent=parent)
-    signed = signing.sign(body)
-    envelope: dict[str, Any] = json.loads(signed)
+def _refuse_while_pending(project: Project) -> None:
+    pending = (Snapshot.objects.filter(project=project, status=SnapshotStatus.PENDING)
+               .select_related("job").first())
+    if pending is None:
+        return
+    if pending.job is not None and pending.job.status == JobStatus.FAILED:
+        _fail(pending)  # its job failed without saying so (killed): the name is free again
+        return
+    raise Conflict(f"Snapshot {pending.name!r} is still being written; its job tells the "
+                   "progress.", code="snapshot_in_progress", snapshot=pending.pk,
+                   job=pending.job_id)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"This project has a snapshot named {name!r} already.",
+                    code="snapshot_name_taken")
+
+
+def _start(project: Project, name: str, parent: Snapshot | None, user: User | None
+           ) -> Snapshot:
+    from labelop.releases.jobs import snapshot_write_job
+
+    job = job_create(kind="snapshot", project_id=project.pk, created_by=user, params={},
+                     enqueue=lambda job_id: snapshot_write_job.enqueue(job_id))
+    snapshot = Snapshot.objects.create(
+        project=project, name=name, parent=parent, location=project_location(project),
+        object_key="", sha256="", signature="", size=0, tasks=0, shapes=0, created_by=user,
+        status=SnapshotStatus.PENDING, job=job)
+    job.params = {"snapshot": snapshot.pk}
+    job.save(update_fields=["params"])
+    return snapshot
+
+
+def snapshot_write(job: Job) -> dict[str, Any]:
+    """The job's work: write the pending snapshot's file, then seal its row."""
+    snapshot = Snapshot.objects.select_related("project", "parent", "created_by").get(
+        pk=job.params["snapshot"])
+    if snapshot.status != SnapshotStatus.PENDING:  # delivered twice
+        return {"snapshot": snapshot.pk, "sha256": snapshot.sha256}
+    project = snapshot.project
+    try:
+        job_progress(job, done=0, total=Task.objects.filter(
+            project=project, state__in=entering_states(project)).count())
+        by = snapshot.created_by.get_username() if snapshot.created_by else CONSOLE
+        written = _write(project, name=snapshot.name, by=by, parent=snapshot.parent,
+                         progress=lambda done: job_progress(job, done=done))
+        actor = Actor(user=snapshot.created_by) if snapshot.created_by else None
+        with transaction.atomic():
+            locked = Snapshot.objects.select_for_update().get(pk=snapshot.pk)
+            if locked.status != SnapshotStatus.PENDING:
+                return {"snapshot": snapshot.pk, "sha256": locked.sha256}
+            _seal(locked, written, actor=actor)
+    except Exception:
+        _fail(snapshot)
+        raise
+    return {"snapshot": snapshot.pk, "sha256": written.sha256, "tasks": snapshot.tasks}
+
+
+def _seal(snapshot: Snapshot, written: manifest.Written, *, actor: Actor | None) -> Snapshot:
+    """Store the file (content-addressed: a retry writes the same object) and seal the row
+    with what it proves, audited in the same transaction."""
+    project = snapshot.project
     location = project_location(project)
-    key = f"p{project.pk}/snapshots/{envelope['sha256']}.json"
-    object_put(location, key, [signed])  # content-addressed: a retry writes the same object
+    key = f"p{project.pk}/snapshots/{written.sha256}.json"
+    with written.file:
+        object_put(location, key, written.chunks())
+    counts = written.header["counts"]
+    snapshot.location, snapshot.object_key = location, key
+    snapshot.sha256, snapshot.signature, snapshot.size = (written.sha256, written.signature,
+                                                          written.size)
+    snapshot.tasks, snapshot.shapes = counts["tasks"], counts["shapes"]
+    # When its rows were read: diffs look for saves and reviews after it.
+    snapshot.status = SnapshotStatus.SEALED
+    snapshot.created_at = datetime.fromisoformat(written.header["created_at"])
     try:
         with transaction.atomic():
-            snapshot = Snapshot.objects.create(
-                project=project, name=name, parent=parent, location=location, object_key=key,
-                sha256=envelope["sha256"], signature=envelope["signature"], size=len(signed),
-                tasks=body["counts"]["tasks"], shapes=body["counts"]["shapes"],
-                created_by=actor.user)
+            snapshot.save()
             record(actor=actor, action=AuditAction.SNAPSHOT_CREATED, project=project,
                    target=f"snapshot:{snapshot.pk}", details={
-                       "name": name, "sha256": snapshot.sha256, "tasks": snapshot.tasks,
-                       "shapes": snapshot.shapes,
-                       "file_sha256": hashlib.sha256(signed).hexdigest()})
+                       "name": snapshot.name, "sha256": snapshot.sha256,
+                       "tasks": snapshot.tasks, "shapes": snapshot.shapes,
+                       "via": "api" if actor else "console"})
     except IntegrityError as exc:  # a twin request took the name first
-        raise Conflict(f"This project has a snapshot named {name!r} already.",
-                       code="snapshot_name_taken") from exc
+        raise _name_taken(snapshot.name) from exc
     return snapshot
+
+
+def _fail(snapshot: Snapshot) -> None:
+    Snapshot.objects.filter(pk=snapshot.pk, status=SnapshotStatus.PENDING).update(
+        status=SnapshotStatus.FAILED)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,35 +53,47 @@ def public_key_b64() -> str:
     return base64.b64encode(raw).decode()
 
 
-def sign(manifest: dict) -> bytes:
-    """The signed file: the manifest, its SHA-256, the signature and the public key."""
-    digest = hashlib.sha256(canonical(manifest)).hexdigest()
-    signature = base64.b64encode(private_key().sign(bytes.fromhex(digest))).decode()
-    return canonical({"format": FORMAT, "manifest": manifest, "sha256": digest,
-                      "signature": signature, "public_key": public_key_b64()})
+def manifest_head(header: dict) -> bytes:
+    """The canonical manifest up to its first task row: every other key sorts before
+    "tasks", so the header's keys, then the opening of the task list."""
+    return canonical(header)[:-1] + (b"," if header else b"") + b'"tasks":['
 
 
-def verify(signed: bytes, public_key: str | None = None) -> tuple[bool, str]:
-    """(ok, reason) for a signed file, from its bytes alone. Who signed is proven only
-    against `public_key` (base64, as the instance publishes it): without one, the key inside
-    the file is used and the reason names it, to be compared by hand."""
+def signature_of(sha256: str) -> str:
+    """The instance's Ed25519 signature over a manifest's SHA-256 (its 32 bytes), base64."""
+    return base64.b64encode(private_key().sign(bytes.fromhex(sha256))).decode()
+
+
+def verify(signed: bytes | Iterable[bytes], public_key: str | None = None) -> tuple[bool, str]:
+    """(ok, reason) for a signed file, read as a stream of bytes alone. The manifest's
+    canonical form is computed again from what the file says, row by row. Who signed is
+    proven only against `public_key` (base64, as the instance publishes it): without one, the
+    key inside the file is used and the reason names it, to be compared by hand."""
+    from labelop.releases.manifest import SignedFile, Unreadable
+
     try:
-        envelope = json.loads(signed)
-        manifest = envelope["manifest"]
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), list):
-            return False, "not a LabelOp signed snapshot: no manifest"
-        digest = hashlib.sha256(canonical(manifest)).hexdigest()
-        if digest != envelope["sha256"]:
+        read = SignedFile([signed] if isinstance(signed, bytes) else signed)
+        if any(key >= "tasks" for key in read.header):
+            return False, "not a LabelOp signed snapshot: unexpected manifest keys"
+        digest = hashlib.sha256(manifest_head(read.header))
+        tasks = 0
+        for row in read.tasks():
+            digest.update((b"," if tasks else b"") + canonical(row))
+            tasks += 1
+        digest.update(b"]}")
+        envelope = read.envelope
+        if envelope.get("format") != FORMAT:
+            return False, "not a LabelOp signed snapshot: no format"
+        if digest.hexdigest() != envelope["sha256"]:
             return False, "the manifest's SHA-256 does not match: it was changed"
         if public_key is not None and public_key != envelope["public_key"]:
             return False, "signed by another key than the one given"
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(envelope["public_key"]))
-        key.verify(base64.b64decode(envelope["signature"]), bytes.fromhex(digest))
+        key.verify(base64.b64decode(envelope["signature"]), bytes.fromhex(envelope["sha256"]))
     except InvalidSignature:
         return False, "the signature does not match the manifest and the public key"
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (Unreadable, ValueError, KeyError, TypeError, AttributeError) as exc:
         return False, f"not a LabelOp signed snapshot: {exc}"
-    tasks = len(manifest["tasks"])
     if public_key is None:
         return True, (f"hash and signature verify ({tasks} tasks) with the key inside the "
                       f"file, {envelope['public_key']}: compare it with the instance's "

@@ -63,7 +63,7 @@ def _pycocotools(data: bytes):
 def _zip(owner, export_id: int) -> zipfile.ZipFile:
     response = owner.get(f"/exports/{export_id}/download")
     assert response.status_code == 200, response.content
-    return zipfile.ZipFile(io.BytesIO(response.content))
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -193,3 +193,26 @@ def test_a_redaction_shrunk_before_the_snapshot_still_hides_its_area(image_world
 
     pixels = Image.open(io.BytesIO(archive.read(name))).convert("L")
     assert pixels.getextrema()[1] < 16  # all black: the first, whole-image region holds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_labelop_export_is_lossless_and_summarises_revisions(image_world: World) -> None:
+    from labelop.annotations.models import AnnotationRevision
+
+    world = image_world
+    task = world.asset.task
+    AnnotationRevision.objects.create(task=task, version=1, shapes=[BOX], author_name="annotator")
+    AnnotationRevision.objects.create(task=task, version=2, shapes=[BOX, ROAD],
+                                      author_name="reviewer")
+    owner, [made] = _made(world, ("labelop", "none"))
+
+    archive = _zip(owner, made)
+    exported = json.loads(archive.read("labelop.json"))
+    signed = json.loads(archive.read("manifest.signed.json"))
+    [row] = exported["tasks"]
+    assert row["shapes"] == [BOX, ROAD, HIDE]  # every type, attributes included
+    assert row["revisions"]["count"] == 2
+    assert row["revisions"]["authors"] == ["annotator", "reviewer"]
+    assert {k: v for k, v in row.items() if k != "revisions"} == signed["manifest"]["tasks"][0]
+    assert exported["counts"] == signed["manifest"]["counts"]
+    assert Job.objects.get(kind="export").result["tasks"] == 1

@@ -38,7 +38,7 @@ def _tasks(world: World) -> list[Task]:
 def _signed(owner, snapshot_id: int) -> bytes:
     response = owner.get(f"/snapshots/{snapshot_id}/manifest")
     assert response.status_code == 200
-    return response.content
+    return b"".join(response.streaming_content)
 
 
 def test_only_accepted_work_enters_where_review_is_required(world: World) -> None:
@@ -157,17 +157,106 @@ def test_the_diff_says_what_changed_who_changed_it_and_the_label_counts(world: W
 
     report = owner.get(f"/snapshots/{first['id']}/diff/{second['id']}").json()
 
-    assert report["tasks"] == {"added": [], "removed": [], "changed": 1}
+    assert report["tasks"] == {"added": 0, "removed": 0, "changed": 1}
+    assert (report["added"], report["removed"]) == ([], [])
     [change] = report["changed"]
     assert change["task"] == edited.pk
     assert change["shapes"]["moved"] == [{"id": "b1", "label": "car"}]
     assert change["shapes"]["added"] == [{"id": "c2", "label": "car"}]
     assert change["history"][0]["saved_by"] == "owner"
-    labels = {row["label"]: (row["before"], row["after"]) for row in report["labels"]}
-    assert labels == {"car": (2, 3)}
+    assert report["labels"] == {"car": {"before": 2, "after": 3}}
     markdown = owner.get(f"/snapshots/{first['id']}/diff/{second['id']}?format=markdown")
     assert markdown["Content-Type"].startswith("text/markdown")
     text = markdown.content.decode()
     assert "# Release report: v1 → v2" in text
     assert f"Task {edited.pk}" in text
     assert "| car | 2 | 3 |" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_project_is_snapshot_in_the_background_and_sealed_once(
+        world: World, settings) -> None:
+    settings.LABELOP_SNAPSHOT_INLINE_TASKS = 0
+    from tests.conftest import run_jobs
+
+    accepted, _, _ = _tasks(world)
+    owner = api_for(world.users["owner"])
+    p = world.project.pk
+
+    started = owner.post(f"/projects/{p}/snapshots", {"name": "big"})
+    assert started.status_code == 202, started.content
+    pending = started.json()
+    assert (pending["status"], pending["tasks"], pending["sha256"]) == ("pending", 0, "")
+    assert pending["job"] is not None
+    busy = owner.post(f"/projects/{p}/snapshots", {"name": "another"})
+    assert busy.status_code == 409
+    assert busy.json()["code"] == "snapshot_in_progress"
+    assert owner.get(f"/snapshots/{pending['id']}/manifest").json()["code"] == (
+        "snapshot_not_ready")
+    assert not AuditEvent.objects.filter(action="snapshot.created").exists()
+
+    run_jobs()
+
+    sealed = owner.get(f"/snapshots/{pending['id']}").json()
+    assert (sealed["status"], sealed["tasks"], sealed["shapes"]) == ("sealed", 1, 1)
+    assert owner.get(f"/jobs/{pending['job']}").json()["status"] == "succeeded"
+    key = api_for(None).get("/instance/public-key").json()["public_key"]
+    signed = _signed(owner, pending["id"])
+    assert verify(signed, key)[0] is True
+    assert json.loads(signed)["sha256"] == sealed["sha256"]
+    assert json.loads(signed)["manifest"]["tasks"][0]["id"] == accepted.pk
+    [event] = AuditEvent.objects.filter(action="snapshot.created")
+    assert (event.actor_name, json.loads(event.details)["sha256"]) == ("owner", sealed["sha256"])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Snapshot.objects.filter(pk=pending["id"]).update(status="pending")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_whose_job_died_frees_its_name(world: World, settings) -> None:
+    from labelop.jobs.models import Job, JobStatus
+
+    settings.LABELOP_SNAPSHOT_INLINE_TASKS = 0
+    _tasks(world)
+    owner = api_for(world.users["owner"])
+    p = world.project.pk
+    pending = owner.post(f"/projects/{p}/snapshots", {"name": "big"}).json()
+    Job.objects.filter(pk=pending["job"]).update(status=JobStatus.FAILED)  # killed worker
+
+    again = owner.post(f"/projects/{p}/snapshots", {"name": "big"})
+
+    assert again.status_code == 202, again.content
+    assert Snapshot.objects.get(pk=pending["id"]).status == "failed"
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Snapshot.objects.filter(pk=pending["id"]).delete()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Snapshot.objects.filter(pk=again.json()["id"]).delete()  # pending rows stay too
+
+
+def test_added_and_removed_tasks_name_who_moved_them(world: World) -> None:
+    from labelop.review.models import Decision
+    from labelop.review.services import review
+
+    world.project.labels = LABELS
+    world.project.save()
+    first_task, second_task = make_tasks(world.project, 2, created_by=world.users["owner"])
+    for task in (first_task, second_task):
+        Task.objects.filter(pk=task.pk).update(state=TaskState.SUBMITTED,
+                                               assignee=world.users["annotator"])
+        Annotation.objects.create(task=task, shapes=[BOX])
+    owner = api_for(world.users["owner"])
+    p = world.project.pk
+    reviewer = world.actor("reviewer")
+    review(actor=reviewer, task_id=first_task.pk, decision=Decision.ACCEPT)
+    v1 = owner.post(f"/projects/{p}/snapshots", {"name": "v1"}).json()
+    review(actor=reviewer, task_id=second_task.pk, decision=Decision.ACCEPT)
+    v2 = owner.post(f"/projects/{p}/snapshots", {"name": "v2"}).json()
+
+    forward = owner.get(f"/snapshots/{v1['id']}/diff/{v2['id']}").json()
+    backward = owner.get(f"/snapshots/{v2['id']}/diff/{v1['id']}").json()
+
+    [added] = forward["added"]
+    assert added["task"] == second_task.pk
+    assert added["shapes"] == 1
+    assert [h.get("reviewed_by") for h in added["history"]] == ["reviewer"]
+    assert [r["task"] for r in backward["removed"]] == [second_task.pk]
+    assert forward["labels"] == {"car": {"before": 1, "after": 2}}
