@@ -26,6 +26,7 @@ class AuditAction(StrEnum):
     IMAGE_DOWNLOAD_REFUSED = "image.download_refused"
     IMPORT_STARTED = "import.started"
     LABELS_UPDATED = "labels.updated"
+    LABELS_IMPORTED = "labels.imported"
     TASK_ASSIGNED = "task.assigned"
     TASK_UNASSIGNED = "task.unassigned"
     ANNOTATION_SAVED = "annotation.saved"

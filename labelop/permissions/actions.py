@@ -27,6 +27,7 @@ class Action(StrEnum):
     STORAGE_REPORT_VIEW = "storage.report.view"
     LABELS_VIEW = "labels.view"
     LABELS_EDIT = "labels.edit"
+    LABELS_IMPORT = "labels.import"
     TASK_VIEW = "task.view"
     TASK_ASSIGN = "task.assign"
     TASK_PROGRESS_VIEW = "task.progress.view"

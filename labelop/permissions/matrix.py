@@ -26,6 +26,7 @@ PROJECT_MATRIX: dict[Action, frozenset[Role]] = {
     Action.STORAGE_REPORT_VIEW: frozenset({OWNER}),
     Action.LABELS_VIEW: ALL_ROLES,
     Action.LABELS_EDIT: frozenset({OWNER}),
+    Action.LABELS_IMPORT: frozenset({OWNER}),
     Action.TASK_VIEW: ALL_ROLES,
     Action.TASK_ASSIGN: frozenset({OWNER}),
     Action.TASK_PROGRESS_VIEW: frozenset({OWNER, REVIEWER}),

@@ -3,14 +3,15 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from ninja import Router, Status
+from ninja import File, Form, Router, Status
+from ninja.files import UploadedFile
 
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.auth import ApiRequest
 from labelop.projects.selectors import project_get
 from labelop.releases import diff as release_diff
-from labelop.releases import exports, schemas, selectors, services, signing
+from labelop.releases import exports, imports, schemas, selectors, services, signing
 
 router = Router(tags=["releases"])
 
@@ -100,6 +101,19 @@ def export_download(request: ApiRequest, export_id: int) -> StreamingHttpRespons
     response["Content-Disposition"] = f'attachment; filename="export-{export.pk}.zip"'
     response["Digest"] = f"sha-256={export.sha256}"
     return response
+
+
+@router.post("/projects/{project_id}/label-imports", response={202: schemas.LabelImportStarted},
+             operation_id="releases_label_import_start",
+             summary="Import labels made elsewhere (COCO, YOLO, VOC, Label Studio, LabelOp JSON; "
+                     "a file or a zip) onto the project's images, in the background; with "
+                     "dry_run the job's result says what would change (owners)")
+def label_import_start(request: ApiRequest, project_id: int, body: Form[schemas.LabelImportIn],
+                       file: File[UploadedFile]) -> Status:
+    project = project_get(actor=request.auth, project_id=project_id)
+    job = imports.label_import_start(actor=request.auth, project=project, upload=file.chunks(),
+                                     name=file.name or "upload", **body.model_dump())
+    return Status(202, {"job": job.pk})
 
 
 @router.get("/instance/public-key", response=schemas.PublicKeyOut, auth=None,

@@ -19,3 +19,10 @@ def export_run_job(job_id: int) -> None:
     from labelop.releases.exports import export_run
 
     job_run(job_id, export_run)
+
+
+@task()
+def label_import_job(job_id: int) -> None:
+    from labelop.releases.imports import label_import_run
+
+    job_run(job_id, label_import_run)

@@ -54,6 +54,17 @@ class ExportStarted(Schema):
     export: int
 
 
+class LabelImportIn(Schema):
+    format: Literal["coco", "yolo", "voc", "labelstudio", "labelop"]
+    dry_run: bool = False  # report what would change; write nothing
+    mode: Literal["replace", "merge"] = "replace"  # imported shapes replace a task's, or join
+    add_labels: bool = False  # labels missing from the schema are added (else reported)
+
+
+class LabelImportStarted(Schema):
+    job: int
+
+
 class PublicKeyOut(Schema):
     algorithm: str
     public_key: str  # raw Ed25519 public key, base64

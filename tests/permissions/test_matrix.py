@@ -49,7 +49,7 @@ class Case:
     body: Callable[[World], object] | None = None
     mutates: bool = field(default=True)
     session: bool = False  # call with a browser session instead of an API token
-    multipart: bool = False  # an upload of one image
+    form: Callable[[World], dict] | None = None  # a multipart upload
     headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
@@ -179,7 +179,7 @@ CASES = [
          mutates=False),
     Case("audit_event_export", "GET", lambda w: "/audit/export?format=csv", 200, SCOPED),
     Case("assets_image_upload", "POST", lambda w: f"{_p(w)}/images", 200, Action.IMAGE_UPLOAD,
-         multipart=True),
+         form=lambda w: {"files": [SimpleUploadedFile("new.jpg", images.jpeg(seed=77))]}),
     Case("assets_import_start", "POST", lambda w: f"{_p(w)}/imports", 202, Action.IMAGE_UPLOAD,
          body=lambda w: {"folder": str(w.import_root)}),
     # As the editor fetches it (restricted keeps originals in the editor: test_profile_rows).
@@ -281,6 +281,10 @@ CASES = [
          Action.EXPORT_CREATE, body=lambda w: {"format": "labelop", "images": "none"}),
     Case("releases_export_download", "GET", lambda w: f"/exports/{_export(w)}/download", 200,
          Action.EXPORT_CREATE),
+    Case("releases_label_import_start", "POST", lambda w: f"{_p(w)}/label-imports", 202,
+         Action.LABELS_IMPORT, form=lambda w: {
+             "file": SimpleUploadedFile("coco.json", b'{"images":[],"annotations":[]}'),
+             "format": "coco", "dry_run": "true"}),
     Case("releases_public_key", "GET", lambda w: "/instance/public-key", 200, PUBLIC,
          mutates=False),
     Case("inference_model_list", "GET", lambda w: "/models", 200, Action.MODEL_LIST,
@@ -343,9 +347,8 @@ def test_authorization_matrix(image_world: World, case: Case, who: str) -> None:
     events_before = AuditEvent.objects.count()
     want = expected_status(case, who)
 
-    if case.multipart:
-        upload = SimpleUploadedFile("new.jpg", images.jpeg(seed=77))
-        response = client.client.post(f"/api/v1{path}", {"files": [upload]},
+    if case.form:
+        response = client.client.post(f"/api/v1{path}", case.form(world),
                                       headers=client.headers)
     else:
         response = client.call(case.method, path, body, **case.headers)

@@ -1,0 +1,467 @@
+"""Label imports: labels made elsewhere (COCO, YOLO, Pascal VOC, Label Studio, LabelOp JSON)
+brought onto the project's images, to migrate from a peer or to take back labels edited
+outside. A background job reads the file, matches each item to an image (by hash where the
+file carries one, else by file name), fits its shapes to the label schema and the image,
+and reports what would change; unless it is a dry run, it then writes every change in one
+transaction: a revision per task under the importer's name, one audit event.
+
+An item that cannot be used (no such image, a task already accepted, a shape outside the
+image) is skipped and named in the report with why; it never sinks the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from pydantic import TypeAdapter, ValidationError
+
+from labelop.annotations import shapes as shape_rules
+from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskLabel, TaskState
+from labelop.annotations.services import id_ranges
+from labelop.assets.models import Asset
+from labelop.assets.services import project_location
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
+from labelop.core.errors import Invalid
+from labelop.jobs.models import Job
+from labelop.jobs.services import job_create, job_progress
+from labelop.permissions import Action, Actor, require
+from labelop.projects.models import Project
+from labelop.releases import formats
+from labelop.storage.services import object_delete, object_put, object_read
+
+FORMATS = ("coco", "yolo", "voc", "labelstudio", "labelop")
+MODES = ("replace", "merge")  # the imported shapes replace a task's, or join them
+KEEP = 1000  # errors, unmatched names and changes listed in a report (all are counted)
+_CHUNK = 500
+_shape_list = TypeAdapter(list[shape_rules.Shape])
+# Colours given to labels an import adds to the schema, in turn.
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+           "#bfef45", "#469990", "#9a6324")
+
+
+def label_import_start(*, actor: Actor, project: Project, upload: Iterable[bytes], name: str,
+                       format: str, dry_run: bool, mode: str = "replace",
+                       add_labels: bool = False) -> Job:
+    """Keep the uploaded file (as an object of the project's location, encrypted as it
+    says) and start the job that reads it."""
+    require(actor, Action.LABELS_IMPORT, project)
+    if format not in FORMATS:
+        raise Invalid(f"Formats: {', '.join(FORMATS)}.", code="unknown_format")
+    if mode not in MODES:
+        raise Invalid(f"mode is one of {', '.join(MODES)}.", code="unknown_mode")
+    from labelop.releases.jobs import label_import_job
+
+    location = project_location(project)
+    digest, size = hashlib.sha256(), 0
+    key = f"p{project.pk}/label-imports/{timezone.now():%Y%m%d%H%M%S%f}"
+
+    def counted() -> Iterator[bytes]:
+        nonlocal size
+        for block in upload:
+            digest.update(block)
+            size += len(block)
+            yield block
+
+    object_put(location, key, counted())
+    params = {"project": project.pk, "format": format, "dry_run": dry_run, "mode": mode,
+              "add_labels": add_labels, "location": location.pk, "key": key,
+              "file": {"name": name[:255], "sha256": digest.hexdigest(), "size": size}}
+    with transaction.atomic():
+        return job_create(kind="label_import", project_id=project.pk, created_by=actor.user,
+                          params=params, enqueue=lambda job_id: label_import_job.enqueue(job_id))
+
+
+def label_import_run(job: Job) -> dict[str, Any]:
+    """The job's work: read, match, fit, report; write unless a dry run. The uploaded copy
+    is deleted at the end, whatever happened."""
+    from labelop.storage.models import StorageLocation
+
+    project = Project.objects.get(pk=job.params["project"])
+    location = StorageLocation.objects.get(pk=job.params["location"])
+    actor = Actor(user=job.created_by) if job.created_by else None
+    try:
+        with tempfile.NamedTemporaryFile() as upload:
+            for block in object_read(location, job.params["key"]):
+                upload.write(block)
+            upload.flush()
+            plan = _plan(project, job, Path(upload.name))
+        if not job.params["dry_run"] and plan.changes:
+            _apply(project, plan, actor=actor, job=job)
+    finally:
+        object_delete(location, job.params["key"])
+    return plan.report(job.params)
+
+
+@dataclass
+class _Target:
+    """A task an item may land on, with what matching and fitting need of its image."""
+
+    task: int
+    state: str
+    version: int
+    name: str
+    width: int
+    height: int
+
+
+@dataclass
+class _Change:
+    target: _Target
+    before: list[dict]
+    after: list[dict]
+    added: int = 0
+    removed: int = 0
+
+
+@dataclass
+class _Plan:
+    items: int = 0
+    matched: int = 0
+    unchanged: int = 0
+    changes: list[_Change] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    unmatched_count: int = 0
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+    unknown_labels: Counter[str] = field(default_factory=Counter)
+    new_labels: dict[str, str] = field(default_factory=dict)  # name -> kind, to add
+    conflicts: int = 0  # tasks changed by someone while the import was writing
+
+    def error(self, item: str, code: str, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < KEEP:
+            self.errors.append({"item": item, "code": code, "message": message})
+
+    def report(self, params: dict) -> dict[str, Any]:
+        added = sum(c.added for c in self.changes)
+        removed = sum(c.removed for c in self.changes)
+        return {
+            "dry_run": params["dry_run"], "format": params["format"], "mode": params["mode"],
+            "file": params["file"], "items": self.items, "matched": self.matched,
+            "unmatched": self.unmatched_count, "unmatched_names": self.unmatched,
+            "tasks_changed": len(self.changes) - self.conflicts, "tasks_unchanged": self.unchanged,
+            "shapes_added": added, "shapes_removed": removed,
+            "labels_added": sorted(self.new_labels), "unknown_labels": dict(self.unknown_labels),
+            "errors": self.errors, "error_count": self.error_count,
+            "changes": [{"task": c.target.task, "image": c.target.name,
+                         "shapes_before": len(c.before), "shapes_after": len(c.after)}
+                        for c in self.changes[:KEEP]],
+        }
+
+
+# -- matching --------------------------------------------------------------------------------
+
+class _Index:
+    """The project's images by hash, by name, by name without folders, and by stem."""
+
+    def __init__(self, project: Project) -> None:
+        self.by_sha: dict[str, _Target] = {}
+        self.by_name: dict[str, list[_Target]] = defaultdict(list)
+        self.by_stem: dict[str, list[_Target]] = defaultdict(list)
+        rows = (Asset.objects.filter(project=project)
+                .values_list("sha256", "original_name", "width", "height", "task__id",
+                             "task__state", "task__version"))
+        for sha256, name, width, height, task, state, version in rows.iterator(chunk_size=5000):
+            target = _Target(task, state, version, name, width, height)
+            self.by_sha[sha256] = target
+            self.by_name[name].append(target)
+            self.by_stem[name.rsplit(".", 1)[0]].append(target)
+        self.by_task = {t.task: t for t in self.by_sha.values()}
+
+    def find(self, item: formats.Item) -> tuple[_Target | None, str]:
+        """The item's task, or None and why not."""
+        if item.sha256 and item.sha256 in self.by_sha:
+            return self.by_sha[item.sha256], ""
+        table = self.by_stem if item.stem_only else self.by_name
+        for name in (item.name, *item.aliases):
+            found = table.get(name) or self._exported(name, item.stem_only)
+            if found and len(found) > 1:
+                return None, (f"{len(found)} images are named {name!r}; a file that carries "
+                              "image hashes (LabelOp JSON or COCO from LabelOp) tells them apart")
+            if found:
+                return found[0], ""
+        return None, ""
+
+    def _exported(self, name: str, stem_only: bool) -> list[_Target]:
+        """A name as LabelOp exports write it, `<task id>-<image name>`, back in its project."""
+        task_id, _, rest = name.partition("-")
+        target = self.by_task.get(int(task_id)) if task_id.isdigit() else None
+        if target is None:
+            return []
+        own = target.name.rsplit(".", 1)[0] if stem_only else target.name
+        return [target] if own == rest else []
+
+
+# -- fitting ---------------------------------------------------------------------------------
+
+def _plan(project: Project, job: Job, path: Path) -> _Plan:
+    plan, index = _Plan(), _Index(project)
+    labels = {label["name"]: label for label in project.labels}
+    add_labels, mode = job.params["add_labels"], job.params["mode"]
+    seen: set[int] = set()
+    fitted: list[tuple[_Target, list[dict], str]] = []
+    for item in formats.read(job.params["format"], path, name=job.params["file"]["name"]):
+        for problem in item.errors:
+            plan.error(item.name or job.params["file"]["name"], problem["code"],
+                       problem["message"])
+        if not item.name and not item.sha256:  # the file's own problems, no image's
+            continue
+        plan.items += 1
+        target, why = index.find(item)
+        if target is None:
+            if why:
+                plan.error(item.name, "ambiguous_name", why)
+            else:
+                plan.unmatched_count += 1
+                if len(plan.unmatched) < KEEP:
+                    plan.unmatched.append(item.name)
+            continue
+        if target.task in seen:
+            plan.error(item.name, "duplicate_item",
+                       f"The file describes image {target.name!r} more than once; the first "
+                       "description was used.")
+            continue
+        seen.add(target.task)
+        plan.matched += 1
+        if target.state == TaskState.ACCEPTED:
+            plan.error(item.name, "task_accepted", f"Task {target.task} was accepted; send it "
+                       "back for rework before importing labels onto it.")
+            continue
+        if _size_differs(item, target):
+            plan.error(item.name, "size_mismatch",
+                       f"The file describes a {item.size[0]}x{item.size[1]} image; "  # type: ignore[index]
+                       f"{target.name!r} is {target.width}x{target.height}.")
+            continue
+        # An item read only in part never takes shapes away: its readable ones join.
+        fitted.append((target, _fit(plan, item, target, labels, add_labels),
+                       mode if not item.errors else "merge"))
+        if plan.items % 5000 == 0:
+            job_progress(job, done=plan.items)
+    schema = [*project.labels, *_added_labels(plan, len(project.labels))]
+    for chunk_start in range(0, len(fitted), _CHUNK):
+        chunk = fitted[chunk_start:chunk_start + _CHUNK]
+        current = dict(Annotation.objects.filter(task_id__in=[t.task for t, _, _ in chunk])
+                       .values_list("task_id", "shapes"))
+        for target, shapes, how in chunk:
+            _compare(plan, target, current.get(target.task) or [], shapes, schema, how)
+    return plan
+
+
+def _size_differs(item: formats.Item, target: _Target) -> bool:
+    if item.size is None or item.relative:
+        return False
+    return tuple(item.size) not in {(target.width, target.height), (target.height, target.width)}
+
+
+def _fit(plan: _Plan, item: formats.Item, target: _Target, labels: dict[str, dict],
+         add_labels: bool) -> list[dict]:
+    """The item's shapes in the image's pixels, each given the kind its label has."""
+    out = []
+    for shape in item.shapes:
+        shape = _absolute(shape, target) if item.relative else dict(shape)
+        label = shape.get("label")
+        if shape["type"] == "redaction" or label is None:
+            out.append(shape)
+            continue
+        kind = labels.get(label, {}).get("kind") or plan.new_labels.get(label)
+        if kind is None and add_labels:
+            kind = plan.new_labels[label] = shape["type"]
+        if kind is None:
+            plan.unknown_labels[label] += 1
+            continue
+        converted = _as_kind(shape, kind)
+        if converted is None:
+            plan.error(item.name, "wrong_kind", f"Label {label!r} is a {kind}; a "
+                       f"{shape['type']} cannot become one.")
+            continue
+        out.append(converted)
+    return out
+
+
+def _absolute(shape: dict, target: _Target) -> dict:
+    w, h = target.width, target.height
+    shape = dict(shape)
+    for key, scale in (("x", w), ("y", h), ("w", w), ("h", h)):
+        if key in shape:
+            shape[key] = round(shape[key] * scale, 3)
+    if "points" in shape:
+        shape["points"] = [[round(x * w, 3), round(y * h, 3)] for x, y in shape["points"]]
+    return shape
+
+
+def _as_kind(shape: dict, kind: str) -> dict | None:
+    """A box becomes a 4-point polygon, a polygon its bounding box; a tag stays a tag."""
+    if shape["type"] == kind:
+        return shape
+    base = {k: v for k, v in shape.items() if k not in {"x", "y", "w", "h", "points", "type"}}
+    if shape["type"] == "bbox" and kind == "polygon":
+        x, y, w, h = shape["x"], shape["y"], shape["w"], shape["h"]
+        return {**base, "type": "polygon", "points": [[x, y], [x + w, y], [x + w, y + h],
+                                                      [x, y + h]]}
+    if shape["type"] == "polygon" and kind == "bbox":
+        xs, ys = [p[0] for p in shape["points"]], [p[1] for p in shape["points"]]
+        return {**base, "type": "bbox", "x": min(xs), "y": min(ys), "w": max(xs) - min(xs),
+                "h": max(ys) - min(ys)}
+    return None
+
+
+def _added_labels(plan: _Plan, start: int) -> list[dict]:
+    return [{"name": name, "kind": kind, "color": PALETTE[(start + i) % len(PALETTE)],
+             "attributes": []} for i, (name, kind) in enumerate(sorted(plan.new_labels.items()))]
+
+
+def _compare(plan: _Plan, target: _Target, before: list[dict], imported: list[dict],
+             schema: list[dict], mode: str) -> None:
+    """Validate the task's new shapes as a save would; the ones that do not fit are dropped
+    and named."""
+    after = _valid(plan, target, imported, schema, taken={s["id"] for s in before})
+    if mode == "merge":
+        known = {_geometry(s) for s in before}
+        after = [*before, *(s for s in after if _geometry(s) not in known)]
+    # Shapes drawn the same (whatever their ids) are kept; a task with none skips the work.
+    kept = (sum((Counter(map(_geometry, after)) & Counter(map(_geometry, before))).values())
+            if before and after else 0)
+    if len(after) == len(before) == kept:
+        plan.unchanged += 1
+        return
+    if len(after) > settings.LABELOP_MAX_SHAPES:
+        plan.error(target.name, "too_many_shapes", f"{len(after)} shapes; an annotation holds "
+                   f"at most {settings.LABELOP_MAX_SHAPES}.")
+        return
+    plan.changes.append(_Change(target, before, after, added=len(after) - kept,
+                                removed=len(before) - kept))
+
+
+def _geometry(shape: dict) -> str:
+    """A shape without its id, to compare what is drawn (5 and 5.0 are one coordinate)."""
+    from labelop.releases.signing import canonical
+
+    return canonical({k: _numbers_as_floats(v) for k, v in shape.items() if k != "id"}
+                     ).decode()
+
+
+def _numbers_as_floats(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_numbers_as_floats(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict],
+           taken: set[str]) -> list[dict]:
+    """The shapes that pass the save's own checks, with fresh ids."""
+    try:
+        parsed = _shape_list.validate_python(shapes)
+    except ValidationError as exc:
+        bad = {int(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        for i in sorted(bad):
+            plan.error(target.name, "unreadable_shape", f"Shape {i + 1} is not a valid "
+                       f"{shapes[i].get('type', 'shape')}.")
+        parsed = _shape_list.validate_python([s for i, s in enumerate(shapes) if i not in bad])
+    while True:
+        try:
+            stored = shape_rules.validate(parsed, labels=schema, width=target.width,
+                                          height=target.height, max_shapes=10**9)
+            break
+        except Invalid as exc:
+            problems = exc.extra.get("errors", [])
+            if not problems:
+                plan.error(target.name, exc.code, exc.detail)
+                return []
+            for problem in problems[:20]:
+                plan.error(target.name, problem["code"], problem["message"])
+            bad = {p["index"] for p in problems}
+            parsed = [s for i, s in enumerate(parsed) if i not in bad]
+    for shape in stored:  # ids are the task's own: never one an existing shape has
+        while shape["id"] in taken:
+            shape["id"] = hashlib.sha256(shape["id"].encode()).hexdigest()[:12]
+        taken.add(shape["id"])
+    return stored
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> None:
+    """Every change in one transaction: tasks locked, re-checked, then written in bulk."""
+    now = timezone.now()
+    author = actor.user if actor else None
+    author_name = actor.name if actor else "console"
+    with transaction.atomic():
+        locked = {}
+        ids = [c.target.task for c in plan.changes]
+        for start in range(0, len(ids), _CHUNK):
+            locked.update({t.pk: t for t in Task.objects.select_for_update().filter(
+                pk__in=ids[start:start + _CHUNK]).only("pk", "version", "state")})
+        fresh = []
+        for change in plan.changes:
+            task = locked[change.target.task]
+            if task.version != change.target.version or task.state == TaskState.ACCEPTED:
+                plan.conflicts += 1
+                plan.error(change.target.name, "changed_meanwhile", f"Task {task.pk} changed "
+                           "while the import ran; import again to include it.")
+                continue
+            fresh.append(change)
+        if plan.new_labels:
+            _add_to_schema(project, plan, actor)
+        _write(fresh, now=now, author=author, author_name=author_name, project=project)
+        record(actor=actor, action=AuditAction.LABELS_IMPORTED, project=project,
+               target=f"project:{project.pk}", details={
+                   "format": job.params["format"], "mode": job.params["mode"],
+                   "file": job.params["file"], "tasks": id_ranges(c.target.task for c in fresh),
+                   "count": len(fresh), "job": job.pk})
+
+
+def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    added = _added_labels(plan, len(locked.labels))
+    locked.labels = [*locked.labels, *added]
+    locked.save(update_fields=["labels"])
+    record(actor=actor, action=AuditAction.LABELS_UPDATED, project=locked,
+           target=f"project:{project.pk}",
+           details={"added": [a["name"] for a in added], "removed": [], "changed": [],
+                    "labels": len(locked.labels), "via": "label import"})
+
+
+def _write(changes: list[_Change], *, now: Any, author: Any, author_name: str,
+           project: Project) -> None:
+    for start in range(0, len(changes), _CHUNK):
+        chunk = changes[start:start + _CHUNK]
+        ids = [c.target.task for c in chunk]
+        Annotation.objects.bulk_create(
+            [Annotation(task_id=c.target.task, shapes=c.after, updated_at=now,
+                        updated_by=author) for c in chunk],
+            update_conflicts=True, unique_fields=["task"],
+            update_fields=["shapes", "updated_at", "updated_by"])
+        AnnotationRevision.objects.bulk_create(
+            AnnotationRevision(task_id=c.target.task, version=c.target.version + 1,
+                               shapes=c.after, author=author, author_name=author_name,
+                               created_at=now) for c in chunk)
+        _bump_versions(chunk, now)
+        TaskLabel.objects.filter(task_id__in=ids).delete()
+        TaskLabel.objects.bulk_create(
+            TaskLabel(project_id=project.pk, task_id=c.target.task, label=label, shapes=n)
+            for c in chunk for label, n in shape_rules.label_counts(c.after).items())
+
+
+def _bump_versions(chunk: list[_Change], now: Any) -> None:
+    """One statement per chunk: each task one version on, with its new shape count."""
+    values = ",".join(["(%s, %s)"] * len(chunk))
+    params: list[Any] = [v for c in chunk for v in (c.target.task, len(c.after))]
+    params.append(connection.ops.adapt_datetimefield_value(now))
+    table = Task._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v(id, n) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+            f"UPDATE {table} SET version = version + 1, shape_count = v.n, updated_at = %s "
+            f"FROM v WHERE {table}.id = v.id", params)

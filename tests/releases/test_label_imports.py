@@ -1,0 +1,250 @@
+"""Label imports: LabelOp's own exports come back onto a fresh project's copies of the images
+with the same shapes; a dry run says what would change and writes nothing; bad items are
+named and skipped while the good ones land; Label Studio's percent regions become pixels."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
+from labelop.assets.ingest import ingest
+from labelop.assets.services import project_location
+from labelop.audit.models import AuditEvent
+from labelop.jobs.models import Job
+from labelop.projects.models import Membership, Project, Sensitivity
+from tests import images
+from tests.conftest import World, api_for, run_jobs
+from tests.labeling import LABELS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SIZE = (200, 150)
+SHAPES = [
+    [{"id": "a", "type": "bbox", "label": "car", "x": 10, "y": 20, "w": 30, "h": 40,
+      "attributes": {"plate": "AB-1"}},
+     {"id": "b", "type": "polygon", "label": "road", "points": [[0, 0], [50, 10], [20, 60]]},
+     {"id": "c", "type": "tag", "label": "night"},
+     {"id": "d", "type": "redaction", "method": "blur", "x": 1, "y": 1, "w": 5, "h": 5}],
+    [{"id": "e", "type": "bbox", "label": "car", "x": 100.5, "y": 0, "w": 99.5, "h": 150,
+      "attributes": {"plate": "CD-2"}}],
+]
+
+
+def _project(world: World, name: str) -> Project:
+    project = Project.objects.create(name=name, sensitivity=Sensitivity.STANDARD,
+                                     review_required=False, labels=LABELS,
+                                     created_by=world.users["owner"])
+    Membership.objects.create(project=project, user=world.users["owner"], role="owner")
+    return project
+
+
+def _images(project: Project, owner, count: int = 2) -> list[Task]:
+    return [ingest(project=project, location=project_location(project),
+                   data=images.jpeg(seed=100 + i, size=SIZE), name=f"photo-{i}.jpg",
+                   created_by=owner, via="upload").task for i in range(count)]
+
+
+def _exported(world: World, fmt: str) -> bytes:
+    """A finished export of a source project whose two images carry SHAPES."""
+    source = _project(world, "source")
+    for task, shapes in zip(_images(source, world.users["owner"]), SHAPES, strict=True):
+        Task.objects.filter(pk=task.pk).update(state=TaskState.SUBMITTED)
+        Annotation.objects.create(task=task, shapes=shapes)
+    owner = api_for(world.users["owner"])
+    snapshot = owner.post(f"/projects/{source.pk}/snapshots", {"name": "v1"}).json()["id"]
+    export = owner.post(f"/snapshots/{snapshot}/exports",
+                        {"format": fmt, "images": "none"}).json()["export"]
+    run_jobs()
+    return b"".join(owner.get(f"/exports/{export}/download").streaming_content)
+
+
+def _import(world: World, project: Project, data: bytes, name: str, **form: object) -> Job:
+    owner = api_for(world.users["owner"])
+    response = owner.client.post(
+        f"/api/v1/projects/{project.pk}/label-imports",
+        {"file": SimpleUploadedFile(name, data), **form}, headers=owner.headers)
+    assert response.status_code == 202, response.content
+    run_jobs()
+    job = Job.objects.get(pk=response.json()["job"])
+    assert job.status == "succeeded", job.error
+    return job
+
+
+def _shapes(task: Task) -> list[dict]:
+    annotation = Annotation.objects.filter(task=task).first()
+    return [{k: v for k, v in s.items() if k != "id"} for s in (annotation.shapes
+                                                                if annotation else [])]
+
+
+def _without_ids(shapes: list[dict]) -> list[dict]:
+    return [{k: v for k, v in s.items() if k != "id"} for s in shapes]
+
+
+@pytest.mark.parametrize(("fmt", "kept"), [
+    ("labelop", lambda s: True),  # lossless: every shape type and attribute
+    ("coco", lambda s: s["type"] in {"bbox", "polygon"}),
+])
+def test_an_export_comes_back_onto_a_fresh_project_with_the_same_shapes(
+        world: World, data_dir, fmt: str, kept) -> None:
+    exported = _exported(world, fmt)
+    fresh = _project(world, "fresh")
+    tasks = _images(fresh, world.users["owner"])
+
+    job = _import(world, fresh, exported, "export.zip", format=fmt)
+
+    for task, shapes in zip(tasks, SHAPES, strict=True):
+        want = [s for s in _without_ids(shapes) if kept(s)]
+        if fmt == "coco":
+            want = [{k: v for k, v in s.items() if k != "attributes"} for s in want]
+        assert _shapes(task) == want
+    assert job.result["tasks_changed"] == 2
+    assert job.result["matched"] == 2
+    assert job.result["error_count"] == 0
+    [event] = AuditEvent.objects.filter(action="labels.imported", project=fresh)
+    assert json.loads(event.details)["count"] == 2
+    revision = AnnotationRevision.objects.get(task=tasks[0])
+    assert (revision.version, revision.author_name) == (1, "owner")
+    assert Task.objects.get(pk=tasks[0].pk).version == 1
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "voc"])
+def test_yolo_and_voc_boxes_come_back_by_file_name(world: World, data_dir, fmt: str) -> None:
+    exported = _exported(world, fmt)
+    fresh = _project(world, "fresh")
+    tasks = _images(fresh, world.users["owner"])
+
+    job = _import(world, fresh, exported, "export.zip", format=fmt)
+
+    assert job.result["matched"] == 2, job.result
+    [box] = _shapes(tasks[1])
+    assert box["type"] == "bbox"
+    for key, want in (("x", 100.5), ("y", 0), ("w", 99.5), ("h", 150)):
+        assert box[key] == pytest.approx(want, abs=0.01)
+    # The road polygon comes back as its bounding box drawn as a polygon (VOC and YOLO
+    # carry boxes only); the car keeps its box.
+    kinds = sorted(s["type"] for s in _shapes(tasks[0]))
+    assert kinds == ["bbox", "polygon"]
+
+
+def test_a_dry_run_reports_and_writes_nothing(world: World, data_dir) -> None:
+    exported = _exported(world, "labelop")
+    fresh = _project(world, "fresh")
+    tasks = _images(fresh, world.users["owner"])
+    events = AuditEvent.objects.exclude(action="token.created").count()
+
+    job = _import(world, fresh, exported, "export.zip", format="labelop", dry_run=True)
+
+    assert job.result["dry_run"] is True
+    assert job.result["tasks_changed"] == 2
+    assert job.result["shapes_added"] == 5
+    assert [c["shapes_after"] for c in job.result["changes"]] == [4, 1]
+    assert not Annotation.objects.filter(task__in=tasks).exists()
+    assert AuditEvent.objects.exclude(action="token.created").count() == events
+    assert Task.objects.get(pk=tasks[0].pk).version == 0
+
+
+def _coco(images_: list[dict], annotations: list[dict]) -> bytes:
+    return json.dumps({"images": images_, "annotations": annotations,
+                       "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "truck"}]}
+                      ).encode()
+
+
+def test_bad_items_are_named_and_the_good_ones_land(world: World, data_dir) -> None:
+    project = _project(world, "target")
+    good, accepted, outside = _images(project, world.users["owner"], 3)
+    assert outside.asset.width == 200  # its box below leaves the image
+    Task.objects.filter(pk=accepted.pk).update(state=TaskState.ACCEPTED)
+    box = {"category_id": 1, "bbox": [1, 1, 10, 10],
+           "segmentation": [[1, 1, 11, 1, 11, 11, 1, 11]]}
+    data = _coco(
+        [{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150},
+         {"id": 2, "file_name": "photo-1.jpg", "width": 200, "height": 150},
+         {"id": 3, "file_name": "photo-2.jpg", "width": 200, "height": 150},
+         {"id": 4, "file_name": "nowhere.jpg", "width": 200, "height": 150}],
+        [{"id": 1, "image_id": 1, **box}, {"id": 2, "image_id": 1, **box, "category_id": 2},
+         {"id": 3, "image_id": 2, **box},
+         {"id": 4, "image_id": 3, **box, "bbox": [190, 140, 50, 50], "segmentation": []}])
+
+    job = _import(world, project, data, "instances.json", format="coco")
+
+    result = job.result
+    assert (result["items"], result["matched"], result["unmatched"]) == (4, 3, 1)
+    assert result["unmatched_names"] == ["nowhere.jpg"]
+    assert result["unknown_labels"] == {"truck": 1}
+    codes = {e["code"] for e in result["errors"]}
+    assert {"task_accepted", "out_of_bounds"} <= codes, result["errors"]
+    assert _shapes(good) == [{"type": "bbox", "label": "car", "x": 1, "y": 1, "w": 10, "h": 10}]
+    assert _shapes(accepted) == []
+    assert result["tasks_changed"] == 1
+
+
+def test_merge_keeps_what_is_drawn_and_add_labels_extends_the_schema(world: World,
+                                                                    data_dir) -> None:
+    project = _project(world, "target")
+    [task] = _images(project, world.users["owner"], 1)
+    mine = {"id": "m", "type": "bbox", "label": "car", "x": 5, "y": 5, "w": 5, "h": 5}
+    Annotation.objects.create(task=task, shapes=[mine])
+    data = _coco([{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150}],
+                 [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [20, 20, 10, 10]},
+                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [5, 5, 5, 5]}])
+
+    job = _import(world, project, data, "instances.json", format="coco", mode="merge",
+                  add_labels=True)
+
+    assert job.result["labels_added"] == ["truck"]
+    assert job.result["shapes_added"] == 1  # the car drawn already is not added twice
+    shapes = Annotation.objects.get(task=task).shapes
+    assert shapes[0] == mine
+    assert [(s["label"], s["x"]) for s in shapes[1:]] == [("truck", 20)]
+    project.refresh_from_db()
+    assert project.labels[-1]["name"] == "truck"
+    assert project.labels[-1]["kind"] == "bbox"
+
+
+def test_label_studio_regions_become_pixels(world: World, data_dir) -> None:
+    project = _project(world, "target")
+    [task] = _images(project, world.users["owner"], 1)
+    exported = [{"id": 7, "data": {"image": "/data/upload/3/5d2f1a3c-photo-0.jpg"},
+                 "annotations": [{"was_cancelled": False, "result": [
+                     {"type": "rectanglelabels", "original_width": 200, "original_height": 150,
+                      "value": {"x": 10, "y": 20, "width": 25, "height": 50, "rotation": 0,
+                                "rectanglelabels": ["car"]}},
+                     {"type": "polygonlabels", "value": {
+                         "points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["road"]}},
+                     {"type": "choices", "value": {"choices": ["night"]}}]}]}]
+
+    job = _import(world, project, json.dumps(exported).encode(), "project.json",
+                  format="labelstudio")
+
+    assert job.result["tasks_changed"] == 1, job.result
+    assert _shapes(task) == [
+        {"type": "bbox", "label": "car", "x": 20, "y": 30, "w": 50, "h": 75},
+        {"type": "polygon", "label": "road", "points": [[0, 0], [100, 0], [100, 75]]},
+        {"type": "tag", "label": "night"}]
+
+
+def test_an_unreadable_file_fails_the_job_with_a_reason(world: World, data_dir) -> None:
+    project = _project(world, "target")
+    owner = api_for(world.users["owner"])
+    response = owner.client.post(
+        f"/api/v1/projects/{project.pk}/label-imports",
+        {"file": SimpleUploadedFile("instances.json", b"{not json"), "format": "coco"},
+        headers=owner.headers)
+    run_jobs()
+
+    job = Job.objects.get(pk=response.json()["job"])
+    assert job.status == "failed"
+    assert "not valid JSON" in job.error["message"]
+    assert not AuditEvent.objects.filter(action="labels.imported").exists()
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("readme.txt", "nothing here")
+    bad_format = owner.client.post(
+        f"/api/v1/projects/{project.pk}/label-imports",
+        {"file": SimpleUploadedFile("x.zip", zipped.getvalue()), "format": "pascal"},
+        headers=owner.headers)
+    assert bad_format.status_code == 422
