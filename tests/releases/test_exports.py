@@ -113,18 +113,18 @@ def test_a_coco_export_holds_the_snapshot(image_world: World) -> None:
     owner, [made] = _made(world, ("coco", "original"))
 
     archive = _zip(owner, made)
-    coco = json.loads(archive.read("annotations/instances.json"))
+    coco = json.loads(archive.read("annotations/instances_default.json"))
     assert [c["name"] for c in coco["categories"]] == ["car", "road"]
     [image] = coco["images"]
     assert (image["width"], image["height"]) == (world.asset.width, world.asset.height)
     assert len(coco["annotations"]) == 2  # the box and the polygon; not the redaction
     box = next(a for a in coco["annotations"] if a["bbox"] == [1, 2, 30, 20])
     assert box["area"] == 600
-    loaded = _pycocotools(archive.read("annotations/instances.json"))
+    loaded = _pycocotools(archive.read("annotations/instances_default.json"))
     assert len(loaded.getImgIds()) == 1
     assert len(loaded.getAnnIds()) == 2
     assert [c["name"] for c in loaded.loadCats(loaded.getCatIds())] == ["car", "road"]
-    assert archive.read(f"images/{image['file_name']}")[:2] == b"\xff\xd8"
+    assert archive.read(f"images/default/{image['file_name']}")[:2] == b"\xff\xd8"
     export = Export.objects.get(pk=made)
     assert len(export.sha256) == 64
     assert AuditEvent.objects.filter(action="export.downloaded").count() == 1

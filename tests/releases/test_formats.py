@@ -174,10 +174,10 @@ def test_coco_duplicate_image_ids_and_nameless_images_are_reported(tmp_path):
      "(annotations/instances_train.json, "
      "annotations/instances_val.json); upload one at a time."),
     ({"images/a.jpg": b"x"}, "The upload holds no COCO annotation files (annotations/*.json)."),
-    ({"annotations/instances.json": "[1, 2]"}, "annotations/instances.json is not COCO instances "
+    ({"annotations/instances_default.json": "[1, 2]"}, "annotations/instances_default.json is not COCO instances "
      'JSON: it needs an object with "images" and "annotations" lists.'),
-    ({"annotations/instances.json": "{\"images\": ["},
-     "annotations/instances.json is not valid JSON"),
+    ({"annotations/instances_default.json": "{\"images\": ["},
+     "annotations/instances_default.json is not valid JSON"),
 ])
 def test_coco_unreadable_uploads_say_why(tmp_path, files, message):
     with pytest.raises(FormatError, match="^" + re.escape(message)) as caught:
@@ -583,7 +583,7 @@ LABELOP_LIKE = st.fixed_dictionaries({"tasks": st.lists(st.fixed_dictionaries({
     | JSON}), max_size=3)})
 TEXT_MEMBERS = st.dictionaries(
     st.sampled_from(["data.yaml", "classes.txt", "labels/a.txt", "labels/b.txt", "a.xml",
-                     "Annotations/b.xml", "labelop.json", "annotations/instances.json",
+                     "Annotations/b.xml", "labelop.json", "annotations/instances_default.json",
                      "images/a.jpg", "../x.txt"]),
     st.binary(max_size=200) | st.text(alphabet="0123456789 .-\nnaefix<>/=\"&;!", max_size=200),
     max_size=6)
