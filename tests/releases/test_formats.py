@@ -174,7 +174,8 @@ def test_coco_duplicate_image_ids_and_nameless_images_are_reported(tmp_path):
      "(annotations/instances_train.json, "
      "annotations/instances_val.json); upload one at a time."),
     ({"images/a.jpg": b"x"}, "The upload holds no COCO annotation files (annotations/*.json)."),
-    ({"annotations/instances_default.json": "[1, 2]"}, "annotations/instances_default.json is not COCO instances "
+    ({"annotations/instances_default.json": "[1, 2]"},
+     "annotations/instances_default.json is not COCO instances "
      'JSON: it needs an object with "images" and "annotations" lists.'),
     ({"annotations/instances_default.json": "{\"images\": ["},
      "annotations/instances_default.json is not valid JSON"),
