@@ -5,8 +5,8 @@ added at the end, so memory stays flat however many tasks a snapshot holds.
 Where each format keeps what, as the tools that read it expect (datumaro, CVAT's dataset
 framework, reads all three in the tests): COCO `annotations/instances_default.json` +
 `images/default/` (one subset, "default", as CVAT names it); YOLO `data.yaml` +
-`labels/*.txt` + `images/`; Pascal VOC `Annotations/*.xml` + `ImageSets/Main/default.txt` + `labelmap.txt` + `JPEGImages/`;
-LabelOp `labelop.json` (lossless: every shape type, attributes, reviewer, revisions).
+`labels/*.txt` + `images/`; Pascal VOC `Annotations/*.xml` + `ImageSets/Main/default.txt`
++ `labelmap.txt` + `JPEGImages/`; LabelOp `labelop.json` (lossless: every shape type, attributes, reviewer, revisions).
 """
 
 from __future__ import annotations
