@@ -6,7 +6,8 @@ Where each format keeps what, as the tools that read it expect (datumaro, CVAT's
 framework, reads all three in the tests): COCO `annotations/instances_default.json` +
 `images/default/` (one subset, "default", as CVAT names it); YOLO `data.yaml` +
 `labels/*.txt` + `images/`; Pascal VOC `Annotations/*.xml` + `ImageSets/Main/default.txt`
-+ `labelmap.txt` + `JPEGImages/`; LabelOp `labelop.json` (lossless: every shape type, attributes, reviewer, revisions).
++ `labelmap.txt` + `JPEGImages/`; LabelOp `labelop.json` (lossless: every shape type,
+attributes, reviewer, revisions).
 """
 
 from __future__ import annotations
