@@ -8,9 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from labelop.projects.models import Project
 
 
 def _setup(data_dir: str | None = None) -> None:
@@ -166,12 +169,8 @@ def readiness(ctx: click.Context, project_id: int) -> None:
     """The readiness checks of PROJECT; exits 1 when one fails."""
     _setup(ctx.obj["data_dir"])
     from labelop.privacy.readiness import checks
-    from labelop.projects.models import Project
 
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        _fail(f"No project {project_id}.")
-    found = checks(project)
+    found = checks(_project(project_id))
     for check in found:
         click.echo(f"{check.status.upper():5} {check.name}: {check.reason}")
     if any(c.status == "fail" for c in found):
@@ -193,11 +192,9 @@ def import_(ctx: click.Context, project_id: int, paths: tuple[str, ...], workers
 
     from labelop.assets.services import import_files
     from labelop.core.errors import DomainError
-    from labelop.projects.models import Project
 
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        _fail(f"No project number {project_id}.")
+    project = _project(project_id)
+
     def files() -> Iterator[Path]:
         """Walked (twice: a count, then the work) rather than listed: flat memory."""
         for path in map(Path, paths):
@@ -316,6 +313,126 @@ def snapshot() -> None:
     """Snapshots: signed manifests of a project's reviewed work."""
 
 
+def _project(project_id: int) -> Project:
+    """The project by number (after _setup), or exit saying there is none."""
+    from labelop.projects.models import Project
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        _fail(f"No project number {project_id}.")
+    return project
+
+
+@snapshot.command("create")
+@click.argument("project_id", metavar="PROJECT", type=int)
+@click.argument("name")
+@click.pass_context
+def snapshot_create(ctx: click.Context, project_id: int, name: str) -> None:
+    """Snapshot PROJECT now as NAME (operator access), with progress; prints its SHA-256."""
+    _setup(ctx.obj["data_dir"])
+    from tqdm import tqdm
+
+    from labelop.annotations.models import Task
+    from labelop.core.errors import DomainError
+    from labelop.releases.services import entering_states, snapshot_create
+
+    project = _project(project_id)
+    total = Task.objects.filter(project=project, state__in=entering_states(project)).count()
+    with tqdm(total=total, unit="task", desc=f"snapshot of {project.name}") as bar:
+        try:
+            made = snapshot_create(actor=None, project=project, name=name,
+                                   progress=lambda done: bar.update(done - bar.n))
+        except DomainError as exc:
+            _fail(exc.detail)
+        bar.update(total - bar.n)
+    click.echo(f"snapshot {made.pk} {made.name!r}: {made.tasks} tasks, {made.shapes} shapes, "
+               f"sha256 {made.sha256}")
+
+
+@snapshot.command("list")
+@click.argument("project_id", metavar="PROJECT", type=int)
+@click.pass_context
+def snapshot_list(ctx: click.Context, project_id: int) -> None:
+    """PROJECT's snapshots, newest first."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.releases.selectors import snapshot_list
+
+    cursor: str | None = None
+    while True:
+        page = snapshot_list(actor=None, project=_project(project_id), cursor=cursor)
+        for s in page.items:
+            click.echo(f"{s.pk:>6}  {s.created_at:%Y-%m-%d %H:%M}  {s.status:7}  "
+                       f"{s.tasks:>8} tasks  {s.sha256[:16] or '-':16}  {s.name}")
+        if not page.next:
+            break
+        cursor = page.next
+
+
+@snapshot.command("diff")
+@click.argument("first", type=int)
+@click.argument("second", type=int)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
+              show_default=True)
+@click.pass_context
+def snapshot_diff(ctx: click.Context, first: int, second: int, fmt: str) -> None:
+    """What changed from snapshot FIRST to SECOND: the release report."""
+    _setup(ctx.obj["data_dir"])
+    import json
+
+    from labelop.audit.actions import AuditAction
+    from labelop.audit.services import record
+    from labelop.core.errors import DomainError
+    from labelop.releases import diff
+    from labelop.releases.selectors import snapshot_get
+
+    try:
+        a = snapshot_get(actor=None, snapshot_id=first, sealed=True)
+        b = snapshot_get(actor=None, snapshot_id=second, sealed=True)
+        report = diff.snapshot_diff(a, b)
+    except DomainError as exc:
+        _fail(exc.detail)
+    record(actor=None, action=AuditAction.SNAPSHOT_DIFFED, project=a.project,
+           target=f"snapshot:{a.pk}", details={"to": b.pk, "format": fmt, "via": "console"})
+    click.echo(diff.as_markdown(report) if fmt == "markdown"
+               else json.dumps(report, indent=2, ensure_ascii=False))
+
+
+@snapshot.command("export")
+@click.argument("snapshot_id", metavar="SNAPSHOT", type=int)
+@click.option("--format", "fmt", type=click.Choice(["coco", "yolo", "voc", "labelop"]),
+              required=True)
+@click.option("--images", type=click.Choice(["none", "redacted", "original"]), default="none",
+              show_default=True, help="Original images only where the profile lets owners.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True)
+@click.pass_context
+def snapshot_export(ctx: click.Context, snapshot_id: int, fmt: str, images: str,
+                    output: str) -> None:
+    """Export SNAPSHOT as a zip into OUTPUT (operator access), with progress."""
+    _setup(ctx.obj["data_dir"])
+    from tqdm import tqdm
+
+    from labelop.core.errors import DomainError
+    from labelop.jobs.services import job_run
+    from labelop.releases.exports import export_download, export_run, export_start
+    from labelop.releases.selectors import snapshot_get
+
+    try:
+        snapshot = snapshot_get(actor=None, snapshot_id=snapshot_id, sealed=True)
+        export = export_start(actor=None, snapshot=snapshot, format=fmt, images=images,
+                              background=False)
+        assert export.job_id is not None
+        with tqdm(total=snapshot.tasks, unit="task", desc=f"{fmt} export") as bar:
+            job_run(export.job_id, lambda job: export_run(
+                job, progress=lambda done, total: bar.update(done - bar.n)))
+        export, data = export_download(actor=None, export_id=export.pk)
+    except DomainError as exc:
+        _fail(exc.detail)
+    with open(output, "wb") as out:
+        for block in data:
+            out.write(block)
+    click.echo(f"export {export.pk}: {export.size} bytes, sha256 {export.sha256} -> {output}")
+
+
 @snapshot.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--public-key", default=None,
@@ -325,7 +442,8 @@ def snapshot_verify(path: str, public_key: str | None) -> None:
     """Check a snapshot file's SHA-256 and signature offline, from the file alone."""
     from labelop.releases.signing import verify  # no database, no settings needed
 
-    ok, reason = verify(Path(path).read_bytes(), public_key)
+    with open(path, "rb") as f:  # read as a stream: a 100k-task file takes little memory
+        ok, reason = verify(iter(lambda: f.read(1 << 20), b""), public_key)
     click.echo(f"{'OK' if ok else 'FAILED'}: {reason}")
     if not ok:
         raise SystemExit(1)

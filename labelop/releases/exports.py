@@ -41,9 +41,14 @@ class Gone(DomainError):
     code = "export_expired"
 
 
-def export_start(*, actor: Actor, snapshot: Snapshot, format: str, images: str) -> Export:
+def export_start(*, actor: Actor | None, snapshot: Snapshot, format: str, images: str,
+                 background: bool = True) -> Export:
+    """Record the export and its job (`actor=None`: the console operator, who takes
+    originals only where the profile lets owners); `background=False` leaves the job to the
+    caller instead of the job workers."""
     project = snapshot.project
-    require(actor, Action.EXPORT_CREATE, project)
+    if actor is not None:
+        require(actor, Action.EXPORT_CREATE, project)
     if format not in FORMATS:
         raise Invalid(f"Formats: {', '.join(FORMATS)}.", code="unknown_format")
     if images not in IMAGES:
@@ -53,7 +58,8 @@ def export_start(*, actor: Actor, snapshot: Snapshot, format: str, images: str) 
     with transaction.atomic():
         refusal = _originals_refusal(actor, snapshot) if images == "original" else None
         if refusal is None:
-            export = _create(actor, snapshot, format, images, export_run_job)
+            export = _create(actor, snapshot, format, images,
+                             export_run_job.enqueue if background else None)
     if refusal is not None:  # recorded in a transaction of its own: it stays
         record(actor=actor, action=AuditAction.EXPORT_REFUSED, project=project,
                target=f"snapshot:{snapshot.pk}", details={"images": images, "reason": refusal})
@@ -61,30 +67,33 @@ def export_start(*, actor: Actor, snapshot: Snapshot, format: str, images: str) 
     return export
 
 
-def _create(actor: Actor, snapshot: Snapshot, format: str, images: str, job: Any) -> Export:
+def _create(actor: Actor | None, snapshot: Snapshot, format: str, images: str,
+            enqueue: Any) -> Export:
     project = snapshot.project
+    user = actor.user if actor else None
     export = Export.objects.create(
-        snapshot=snapshot, format=format, images=images, created_by=actor.user,
+        snapshot=snapshot, format=format, images=images, created_by=user,
         expires_at=timezone.now() + timedelta(days=settings.LABELOP_EXPORT_DAYS))
-    export.job = job_create(kind="export", project_id=project.pk, created_by=actor.user,
+    export.job = job_create(kind="export", project_id=project.pk, created_by=user,
                             params={"export": export.pk},
-                            enqueue=lambda job_id: job.enqueue(job_id))
+                            enqueue=enqueue or (lambda job_id: None))
     export.save(update_fields=["job"])
     record(actor=actor, action=AuditAction.EXPORT_STARTED, project=project,
            target=f"export:{export.pk}", details={
-               "snapshot": snapshot.pk, "format": format, "images": images})
+               "snapshot": snapshot.pk, "format": format, "images": images,
+               "via": "api" if actor else "console"})
     return export
 
 
-def _originals_refusal(actor: Actor, snapshot: Snapshot) -> str | None:
+def _originals_refusal(actor: Actor | None, snapshot: Snapshot) -> str | None:
     """The profile's row "exports with original images", enforced: None when allowed (an
     approved exception is used up in the caller's transaction, with the export), else why."""
     project = snapshot.project
     rule = policy_of(project).exports_with_originals
     if rule == "owner":
         return None
-    if rule == "by_exception" and use_exception(actor=actor, project=project,
-                                                action=EXPORT_ORIGINALS):
+    if rule == "by_exception" and actor is not None and use_exception(
+            actor=actor, project=project, action=EXPORT_ORIGINALS):
         return None
     return ("This project's policy never lets original images leave: export redacted images "
             "or annotations only." if rule == "never" else
@@ -92,9 +101,10 @@ def _originals_refusal(actor: Actor, snapshot: Snapshot) -> str | None:
             "'export:originals' and have another owner approve it.")
 
 
-def export_run(job: Job) -> dict[str, Any]:
+def export_run(job: Job, progress: Any = None) -> dict[str, Any]:
     """The job's work: the zip written to a temporary file task by task (memory stays flat),
-    then stored under the project's location with its SHA-256."""
+    then stored under the project's location with its SHA-256. `progress(done, total)` is
+    told along the way (the command line's progress bar)."""
     export = Export.objects.select_related("snapshot", "snapshot__project",
                                            "snapshot__location").get(pk=job.params["export"])
     snapshot = export.snapshot
@@ -122,6 +132,8 @@ def export_run(job: Job) -> dict[str, Any]:
                         _add_image(zf, export, writer.image_dir, task, images)
                 done += len(batch)
                 job_progress(job, done=done)
+                if progress is not None:
+                    progress(done, total)
             writer.end()
         size = spool.tell()
         spool.seek(0)
@@ -225,14 +237,15 @@ def _image(asset: Asset, task: dict, images: str, snapshot: Snapshot) -> bytes:
     return rendition_of(asset, regions)[1]
 
 
-def export_download(*, actor: Actor, export_id: int) -> tuple[Export, Iterator[bytes]]:
-    """The export's zip as a stream (owners; audited before the first byte; 410 once
-    expired; 409 while it is being made or when it failed)."""
+def export_download(*, actor: Actor | None, export_id: int) -> tuple[Export, Iterator[bytes]]:
+    """The export's zip as a stream (owners, or `actor=None`: the console operator; audited
+    before the first byte; 410 once expired; 409 while it is being made or failed)."""
     export = (Export.objects.select_related("snapshot", "location", "job")
               .filter(pk=export_id).first())
     if export is None:
         raise NotFound("Not found.")
-    require(actor, Action.EXPORT_CREATE, export.snapshot.project)
+    if actor is not None:
+        require(actor, Action.EXPORT_CREATE, export.snapshot.project)
     if export.expires_at <= timezone.now():
         raise Gone("This export has expired; make a new one from the snapshot.")
     if _originals_now_never(export):

@@ -96,10 +96,12 @@ def _reporting(rows: Iterator[dict], progress: Any) -> Iterator[dict]:
         yield row
 
 
-def snapshot_create(*, actor: Actor | None, project: Project, name: str) -> Snapshot:
+def snapshot_create(*, actor: Actor | None, project: Project, name: str,
+                    progress: Any = None) -> Snapshot:
     """Snapshot the project now, or (a large one) start the job that will: the row is then
-    pending. `actor=None` is the console operator. One at a time per project, so that
-    parents never fork."""
+    pending. `actor=None` is the console operator; with `progress(done)`, the snapshot is
+    written now whatever its size (the command line's progress bar). One at a time per
+    project, so that parents never fork."""
     if actor is not None:
         require(actor, Action.SNAPSHOT_CREATE, project)
     with transaction.atomic():
@@ -113,9 +115,9 @@ def snapshot_create(*, actor: Actor | None, project: Project, name: str) -> Snap
         entering = Task.objects.filter(project=project,
                                        state__in=entering_states(project)).count()
         user = actor.user if actor else None
-        if entering <= settings.LABELOP_SNAPSHOT_INLINE_TASKS:
+        if entering <= settings.LABELOP_SNAPSHOT_INLINE_TASKS or progress is not None:
             written = _write(project, name=name, by=actor.name if actor else CONSOLE,
-                             parent=parent)
+                             parent=parent, progress=progress)
             return _seal(Snapshot(project=project, name=name, parent=parent,
                                   created_by=user), written, actor=actor)
         return _start(project, name, parent, user)

@@ -16,6 +16,7 @@ from labelop.audit.models import AuditEvent
 from labelop.cli import main
 from labelop.projects.models import Sensitivity
 from labelop.releases.models import Snapshot
+from labelop.releases.selectors import signed_file
 from labelop.releases.signing import canonical, verify
 from tests.conftest import World, api_for
 from tests.labeling import LABELS, make_tasks
@@ -260,3 +261,47 @@ def test_added_and_removed_tasks_name_who_moved_them(world: World) -> None:
     assert [h.get("reviewed_by") for h in added["history"]] == ["reviewer"]
     assert [r["task"] for r in backward["removed"]] == [second_task.pk]
     assert forward["labels"] == {"car": {"before": 1, "after": 2}}
+
+
+def test_the_console_snapshots_lists_diffs_and_exports_with_an_audit_trail(
+        world: World, tmp_path: Path) -> None:
+    import zipfile
+
+    accepted, _, _ = _tasks(world)
+    p = str(world.project.pk)
+
+    first = CliRunner().invoke(main, ["snapshot", "create", p, "v1"])
+    assert first.exit_code == 0, first.output
+    Task.objects.filter(project=world.project, state=TaskState.SUBMITTED).update(
+        state=TaskState.ACCEPTED)
+    second = CliRunner().invoke(main, ["snapshot", "create", p, "v2"])
+    again = CliRunner().invoke(main, ["snapshot", "create", p, "v2"])
+    listed = CliRunner().invoke(main, ["snapshot", "list", p])
+    v1, v2 = (Snapshot.objects.get(name=n) for n in ("v1", "v2"))
+    report = CliRunner().invoke(main, ["snapshot", "diff", str(v1.pk), str(v2.pk)])
+    out = tmp_path / "export.zip"
+    exported = CliRunner().invoke(main, ["snapshot", "export", str(v2.pk), "--format", "coco",
+                                         "--output", str(out)])
+    originals = CliRunner().invoke(main, ["snapshot", "export", str(v2.pk), "--format", "coco",
+                                          "--images", "original", "--output", str(out)])
+
+    assert second.exit_code == 0, second.output
+    assert f"sha256 {v2.sha256}" in second.output
+    assert (v1.tasks, v2.tasks, v2.parent_id) == (1, 2, v1.pk)
+    assert again.exit_code == 1
+    assert "already" in again.output
+    assert listed.output.index("v2") < listed.output.index("v1")
+    assert report.exit_code == 0, report.output
+    assert "Tasks added: 1, removed: 0, changed: 0" in report.output
+    assert exported.exit_code == 0, exported.output
+    assert zipfile.ZipFile(out).read("annotations/instances_default.json")
+    assert originals.exit_code == 1  # restricted: originals only by an owner's exception
+    assert "exception" in originals.output
+    path = tmp_path / "v2.json"
+    path.write_bytes(b"".join(signed_file(v2)))
+    assert CliRunner().invoke(main, ["snapshot", "verify", str(path)]).exit_code == 0
+    console = AuditEvent.objects.filter(actor_name="", action__in=[
+        "snapshot.created", "snapshot.diffed", "export.started", "export.downloaded",
+        "export.refused"]).values_list("action", flat=True)
+    assert sorted(console) == ["export.downloaded", "export.refused", "export.started",
+                               "snapshot.created", "snapshot.created", "snapshot.diffed"]
