@@ -267,7 +267,7 @@ def test_the_console_snapshots_lists_diffs_and_exports_with_an_audit_trail(
         world: World, tmp_path: Path) -> None:
     import zipfile
 
-    accepted, _, _ = _tasks(world)
+    _tasks(world)
     p = str(world.project.pk)
 
     first = CliRunner().invoke(main, ["snapshot", "create", p, "v1"])
