@@ -97,6 +97,8 @@ def _area(points: list[tuple[float, float]]) -> float:
 
 def _check_attributes(p: _Problems, i: int, sid: str | None, label: dict,
                       values: dict[str, Any]) -> None:
+    if not values:
+        return
     defined = {a["name"]: a for a in label.get("attributes", [])}
     for name, value in values.items():
         spec = defined.get(name)

@@ -115,7 +115,9 @@ def export_run(job: Job, progress: Any = None) -> dict[str, Any]:
     total = signed.header["counts"]["tasks"]
     job_progress(job, done=0, total=total)
     with tempfile.TemporaryFile() as spool:
-        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        # Level 1: a third of the time of the default for a few percent more bytes.
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED,
+                             compresslevel=1) as zf:
             with zf.open("manifest.signed.json", "w") as entry:
                 for block in signed_file(snapshot):
                     entry.write(block)
