@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/labeling.py
 	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/snapshots.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json

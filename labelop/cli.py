@@ -379,8 +379,6 @@ def snapshot_diff(ctx: click.Context, first: int, second: int, fmt: str) -> None
     _setup(ctx.obj["data_dir"])
     import json
 
-    from labelop.audit.actions import AuditAction
-    from labelop.audit.services import record
     from labelop.core.errors import DomainError
     from labelop.releases import diff
     from labelop.releases.selectors import snapshot_get
@@ -388,11 +386,9 @@ def snapshot_diff(ctx: click.Context, first: int, second: int, fmt: str) -> None
     try:
         a = snapshot_get(actor=None, snapshot_id=first, sealed=True)
         b = snapshot_get(actor=None, snapshot_id=second, sealed=True)
-        report = diff.snapshot_diff(a, b)
+        report = diff.release_report(actor=None, a=a, b=b, format=fmt)
     except DomainError as exc:
         _fail(exc.detail)
-    record(actor=None, action=AuditAction.SNAPSHOT_DIFFED, project=a.project,
-           target=f"snapshot:{a.pk}", details={"to": b.pk, "format": fmt, "via": "console"})
     click.echo(diff.as_markdown(report) if fmt == "markdown"
                else json.dumps(report, indent=2, ensure_ascii=False))
 

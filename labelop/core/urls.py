@@ -8,6 +8,7 @@ from labelop.assets import views as assets
 from labelop.audit import views as audit
 from labelop.privacy import views as privacy
 from labelop.projects import views as projects
+from labelop.releases import views as releases
 from labelop.review import views as review
 from labelop.storage import views as storage
 
@@ -46,6 +47,10 @@ urlpatterns = [
          name="data-path"),
     path("projects/<int:project_id>/escalations", review.EscalationsView.as_view(),
          name="escalations"),
+    path("projects/<int:project_id>/releases", releases.ReleasesView.as_view(),
+         name="releases"),
+    path("snapshots/<int:snapshot_id>/report/<int:other_id>",
+         releases.ReleaseReportView.as_view(), name="release-report"),
     path("storage", storage.LocationListView.as_view(), name="storage"),
     path("storage/<int:location_id>/check", storage.LocationCheckView.as_view(),
          name="storage-check"),

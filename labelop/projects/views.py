@@ -65,6 +65,7 @@ class ProjectDetailView(PageView):
                           if project.status == "draft"
                           and can(self.actor, Action.READINESS_VIEW, project) else None),
             "can_see_privacy": can(self.actor, Action.PRIVACY_REPORT_VIEW, project),
+            "can_see_releases": can(self.actor, Action.SNAPSHOT_VIEW, project),
             "access": (access_report(actor=self.actor, project=project)
                        if can(self.actor, Action.ACCESS_REPORT_VIEW, project) else None),
             "can_edit_note": can(self.actor, Action.NOTE_EDIT, project),

@@ -67,9 +67,7 @@ def snapshot_diff(request: ApiRequest, snapshot_id: int, other_id: int,
                   format: Literal["json", "markdown"] = "json") -> HttpResponse:
     a = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id, sealed=True)
     b = selectors.snapshot_get(actor=request.auth, snapshot_id=other_id, sealed=True)
-    report = release_diff.snapshot_diff(a, b)
-    record(actor=request.auth, action=AuditAction.SNAPSHOT_DIFFED, project=a.project,
-           target=f"snapshot:{a.pk}", details={"to": b.pk, "format": format})
+    report = release_diff.release_report(actor=request.auth, a=a, b=b, format=format)
     if format == "markdown":
         response = HttpResponse(release_diff.as_markdown(report),
                                 content_type="text/markdown; charset=utf-8")

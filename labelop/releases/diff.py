@@ -12,7 +12,10 @@ from typing import Any
 
 from labelop.annotations.models import AnnotationRevision
 from labelop.annotations.shapes import diff as shape_diff
+from labelop.audit.actions import AuditAction
+from labelop.audit.services import record
 from labelop.core.errors import Invalid
+from labelop.permissions import Actor
 from labelop.releases.manifest import SignedFile
 from labelop.releases.models import Snapshot
 from labelop.releases.selectors import signed_file
@@ -63,6 +66,17 @@ def _side_by_side(old: Iterator[dict], new: Iterator[dict]
 def _entry(row: dict) -> dict[str, Any]:
     return {"task": row["id"], "image": row["image"], "state": row["state"],
             "shapes": len(row["shapes"])}
+
+
+def release_report(*, actor: Actor | None, a: Snapshot, b: Snapshot, format: str
+                   ) -> dict[str, Any]:
+    """The diff from `a` to `b`, read by `actor` (None: the console operator) in `format`
+    (json, markdown, page): audited, since it names people and images."""
+    report = snapshot_diff(a, b)
+    record(actor=actor, action=AuditAction.SNAPSHOT_DIFFED, project=a.project,
+           target=f"snapshot:{a.pk}", details={"to": b.pk, "format": format,
+                                               "via": "console" if actor is None else "api"})
+    return report
 
 
 def snapshot_diff(a: Snapshot, b: Snapshot) -> dict[str, Any]:
