@@ -117,6 +117,12 @@ def _database(url: str | None) -> dict:
         from labelop.config.env import ConfigError
 
         raise ConfigError("LABELOP_DATABASE_URL must be a postgres:// or postgresql:// URL")
+    # Parameters bound by the server, and psycopg's prepared statements: a query a connection
+    # has run 5 times is parsed and planned once, then only executed. Django's default (values
+    # inlined client-side) had PostgreSQL plan both queries of every task read again, ~0.6 ms
+    # of planning against ~0.1 ms of execution and most of the database's CPU per request.
+    config["OPTIONS"] = {**config.get("OPTIONS", {}), "server_side_binding": True,
+                         "prepare_threshold": 5}
     return dict(config)
 
 
