@@ -23,6 +23,8 @@ from labelop.releases import signing
 
 CHUNK = 1 << 20
 MAX_VALUE = 256 << 20  # the largest single value (one task row) a reader buffers
+_ENVELOPE = frozenset({"format", "public_key", "sha256", "signature"})
+_NUMBER = frozenset("0123456789+-.eE")
 _PREFIX = b'{"format":' + json.dumps(signing.FORMAT).encode() + b',"manifest":'
 
 
@@ -76,6 +78,12 @@ class Unreadable(ValueError):
     """Not a signed snapshot file: its JSON is broken, or it is not shaped like one."""
 
 
+def _put(into: dict[str, Any], key: str, value: Any) -> None:
+    if key in into:  # JSON readers disagree on which of two equal keys counts
+        raise Unreadable(f"the key {key!r} appears twice")
+    into[key] = value
+
+
 class SignedFile:
     """A signed file read as a stream: `header` (the manifest without its tasks) at once,
     the task rows from `tasks()`, then `envelope` (format, public_key, sha256, signature)."""
@@ -95,12 +103,14 @@ class SignedFile:
                 raise Unreadable("the file has no manifest")
             if key == "manifest":
                 break
-            self.envelope[key] = self._value()
+            if key not in _ENVELOPE:
+                raise Unreadable(f"the file has an unexpected key {key!r}")
+            _put(self.envelope, key, self._value())
         self._expect("{")
         while (key := self._key()) != "tasks":
             if key is None:
                 raise Unreadable("the manifest has no tasks")
-            self.header[key] = self._value()
+            _put(self.header, key, self._value())
         self._expect("[")
 
     def tasks(self) -> Iterator[dict[str, Any]]:
@@ -118,10 +128,13 @@ class SignedFile:
                 yield row
                 if self._next_of(",]") == "]":
                     break
-        while (key := self._key()) is not None:  # keys after "tasks" (a canonical file has none)
-            self.header[key] = self._value()
+        # "tasks" sorts last: the manifest ends with it. Anything after it would be read by
+        # other JSON readers (the last of two equal keys wins) but is not what was hashed.
+        self._expect("}")
         while (key := self._key()) is not None:
-            self.envelope[key] = self._value()
+            if key not in _ENVELOPE:
+                raise Unreadable(f"the file has an unexpected key {key!r}")
+            _put(self.envelope, key, self._value())
         self._peek()
         if self._pos < len(self._buf) or self._more():
             raise Unreadable("something follows the end of the file's JSON")
@@ -180,13 +193,14 @@ class SignedFile:
         return key
 
     def _value(self) -> Any:
-        """The next JSON value. One that ends exactly at the buffer's end may be cut short
-        (a number), so it is taken only once something follows it or the stream ended."""
+        """The next JSON value. A number at the buffer's end may be cut short ("1.5" of
+        "1.5e3"), so a value is taken only once something that cannot continue a number
+        follows it, or the stream ended."""
         self._peek()
         while True:
             try:
                 value, end = self._json.raw_decode(self._buf, self._pos)
-                if end < len(self._buf) or self._eof:
+                if self._eof or (end < len(self._buf) and self._buf[end] not in _NUMBER):
                     self._pos = end
                     return value
             except json.JSONDecodeError as exc:

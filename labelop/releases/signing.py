@@ -92,7 +92,7 @@ def verify(signed: bytes | Iterable[bytes], public_key: str | None = None) -> tu
         key.verify(base64.b64decode(envelope["signature"]), bytes.fromhex(envelope["sha256"]))
     except InvalidSignature:
         return False, "the signature does not match the manifest and the public key"
-    except (Unreadable, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (Unreadable, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         return False, f"not a LabelOp signed snapshot: {exc}"
     if public_key is None:
         return True, (f"hash and signature verify ({tasks} tasks) with the key inside the "

@@ -56,3 +56,19 @@ def test_a_broken_file_is_refused_with_a_reason(broken: bytes) -> None:
     ok, reason = verify(broken)
     assert ok is False
     assert reason.startswith("not a LabelOp signed snapshot")
+
+
+def test_content_outside_what_was_signed_is_refused() -> None:
+    written = manifest.write({"name": "v1"}, [{"id": 1, "label": "cat"}])
+    with written.file:
+        data = b"".join(written.chunks())
+    assert verify(data)[0] is True
+    forged_rows = data.replace(b',"public_key"', b',"tasks":[{"id":1,"label":"dog"}],"public_key"')
+    twice = data.replace(b',"public_key"', b',"sha256":"00","public_key"')
+    second = data.replace(b',"public_key"', b',"manifest":{"tasks":[]},"public_key"')
+    for forged in (forged_rows, twice, second):
+        ok, reason = verify(forged)
+        assert ok is False, forged
+        assert reason.startswith("not a LabelOp signed snapshot")
+    deep = b'{"manifest":{"tasks":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}}"
+    assert verify(deep)[0] is False
