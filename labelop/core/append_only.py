@@ -12,7 +12,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 APPEND_ONLY_TABLES = ["audit_auditevent", "releases_snapshot"]
 # Rows that may still change while this holds, once (a snapshot a job is writing is sealed
 # when done); no row is ever deleted.
-MUTABLE_WHILE = {"releases_snapshot": "OLD.status = 'pending'"}
+MUTABLE_WHILE = {"releases_snapshot": (
+    "OLD.status = 'pending' AND NEW.status IN ('sealed', 'failed') "
+    "AND NEW.project_id = OLD.project_id AND NEW.name = OLD.name")}
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION labelop_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$

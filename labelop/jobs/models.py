@@ -32,6 +32,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
+    heartbeat_at = models.DateTimeField(null=True)  # the last progress report
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from labelop.core.errors import DomainError
 from labelop.jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
+# A running job reports progress at least this often; one silent for longer has stopped
+# (its worker was killed or its machine went away).
+STALE_AFTER = timedelta(minutes=15)
 
 
 def job_create(*, kind: str, project_id: int | None, created_by: Any, params: dict[str, Any],
@@ -30,15 +35,31 @@ def job_start(job_id: int) -> Job | None:
         if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             return None
         job.status, job.started_at = JobStatus.RUNNING, job.started_at or timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["status", "started_at", "heartbeat_at"])
     return job
 
 
 def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
-    job.done = done
+    job.done, job.heartbeat_at = done, timezone.now()
     if total is not None:
         job.total = total
-    Job.objects.filter(pk=job.pk).update(done=job.done, total=job.total)
+    Job.objects.filter(pk=job.pk).update(done=job.done, total=job.total,
+                                         heartbeat_at=job.heartbeat_at)
+
+
+def job_stopped(job: Job) -> bool:
+    """Whether a job ended without finishing: failed, or running and silent for longer than
+    STALE_AFTER (marked failed then, saying so). A queued job still waits for a worker."""
+    if job.status == JobStatus.FAILED:
+        return True
+    silent_since = job.heartbeat_at or job.started_at
+    if job.status != JobStatus.RUNNING or silent_since is None or (
+            silent_since > timezone.now() - STALE_AFTER):
+        return False
+    job_finish(job, error={"code": "job_stopped", "message": "No sign of life for "
+                           f"{STALE_AFTER.seconds // 60} minutes: its worker stopped."})
+    return True
 
 
 def job_finish(job: Job, *, result: dict[str, Any] | None = None,
@@ -57,6 +78,7 @@ def job_run(job_id: int, work: Callable[[Job], dict[str, Any]]) -> None:
         result = work(job)
     except Exception as exc:  # the job records why it failed; the worker keeps going
         logger.exception("job %s failed", job_id)
-        job_finish(job, error={"code": type(exc).__name__, "message": str(exc)[:1000]})
+        code = exc.code if isinstance(exc, DomainError) else type(exc).__name__
+        job_finish(job, error={"code": code, "message": str(exc)[:1000]})
         return
     job_finish(job, result=result)

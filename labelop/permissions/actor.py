@@ -20,6 +20,13 @@ class Actor:
     # Projects (among those in `roles`) whose policy requires a second factor.
     second_factor_projects: set[int] = field(default_factory=set, repr=False)
 
+    @classmethod
+    def for_job(cls, user: User | None) -> Actor | None:
+        """Whom a background job acts for (None: the console operator). Their second factor
+        was proven when they asked for the job, so the job checks their role again, not
+        that."""
+        return cls(user=user, second_factor=True) if user is not None else None
+
     @property
     def scoped_project_id(self) -> int | None:
         return self.token.project_id if self.token is not None else None

@@ -91,7 +91,7 @@ def label_import_run(job: Job) -> dict[str, Any]:
 
     project = Project.objects.get(pk=job.params["project"])
     location = StorageLocation.objects.get(pk=job.params["location"])
-    actor = Actor(user=job.created_by) if job.created_by else None
+    actor = Actor.for_job(job.created_by)
     try:
         with _no_cycle_collection():
             with tempfile.NamedTemporaryFile() as upload:

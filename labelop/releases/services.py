@@ -5,24 +5,24 @@ pending, and is sealed once)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from labelop.accounts.models import User
 from labelop.annotations.models import Task, TaskState
 from labelop.assets.services import project_location
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core.errors import Conflict
-from labelop.jobs.models import Job, JobStatus
-from labelop.jobs.services import job_create, job_progress
+from labelop.core.errors import Conflict, Invalid
+from labelop.jobs.models import Job
+from labelop.jobs.services import STALE_AFTER, job_create, job_progress, job_stopped
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.notes import current as current_note
 from labelop.privacy.profiles import policy_of
@@ -96,14 +96,32 @@ def _reporting(rows: Iterator[dict], progress: Any) -> Iterator[dict]:
         yield row
 
 
+NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")  # printable, as the API schema says
+
+
 def snapshot_create(*, actor: Actor | None, project: Project, name: str,
                     progress: Any = None) -> Snapshot:
     """Snapshot the project now, or (a large one) start the job that will: the row is then
     pending. `actor=None` is the console operator; with `progress(done)`, the snapshot is
     written now whatever its size (the command line's progress bar). One at a time per
-    project, so that parents never fork."""
+    project, so that parents never fork. The file is written outside any transaction: a
+    long write never holds SQLite's only write lock."""
     if actor is not None:
         require(actor, Action.SNAPSHOT_CREATE, project)
+    name = name.strip()
+    if not NAME.match(name):
+        raise Invalid("A snapshot name is 1 to 100 printable characters.",
+                      code="invalid_snapshot_name")
+    snapshot = _reserve(actor, project, name, inline=progress is not None)
+    if snapshot.job_id is not None:
+        return snapshot
+    return _write_and_seal(snapshot, actor=actor, progress=progress)
+
+
+def _reserve(actor: Actor | None, project: Project, name: str, *, inline: bool) -> Snapshot:
+    """The pending row that holds the name and the place in the chain; with a job when the
+    project is large (and nobody waits at a console), audited as requested."""
+    user = actor.user if actor else None
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         _refuse_while_pending(project)
@@ -114,13 +132,25 @@ def snapshot_create(*, actor: Actor | None, project: Project, name: str,
                   .order_by("-pk").first())
         entering = Task.objects.filter(project=project,
                                        state__in=entering_states(project)).count()
-        user = actor.user if actor else None
-        if entering <= settings.LABELOP_SNAPSHOT_INLINE_TASKS or progress is not None:
-            written = _write(project, name=name, by=actor.name if actor else CONSOLE,
-                             parent=parent, progress=progress)
-            return _seal(Snapshot(project=project, name=name, parent=parent,
-                                  created_by=user), written, actor=actor)
-        return _start(project, name, parent, user)
+        job = None
+        if not inline and entering > settings.LABELOP_SNAPSHOT_INLINE_TASKS:
+            from labelop.releases.jobs import snapshot_write_job
+
+            job = job_create(kind="snapshot", project_id=project.pk, created_by=user,
+                             params={}, enqueue=lambda job_id: snapshot_write_job.enqueue(job_id))
+        snapshot = Snapshot.objects.create(
+            project=project, name=name, parent=parent, location=project_location(project),
+            object_key="", sha256="", signature="", size=0, tasks=0, shapes=0,
+            created_by=user, status=SnapshotStatus.PENDING, job=job)
+        if job is None:
+            return snapshot
+        job.params = {"snapshot": snapshot.pk}  # read by the worker once this commits
+        job.save(update_fields=["params"])
+        record(actor=actor, action=AuditAction.SNAPSHOT_REQUESTED, project=project,
+               target=f"snapshot:{snapshot.pk}", details={
+                   "name": name, "tasks": entering, "job": job.pk,
+                   "via": "api" if actor else "console"})
+    return snapshot
 
 
 def _refuse_while_pending(project: Project) -> None:
@@ -128,8 +158,12 @@ def _refuse_while_pending(project: Project) -> None:
                .select_related("job").first())
     if pending is None:
         return
-    if pending.job is not None and pending.job.status == JobStatus.FAILED:
-        _fail(pending)  # its job failed without saying so (killed): the name is free again
+    if pending.job is None:
+        stopped = pending.created_at < timezone.now() - STALE_AFTER  # a request that died
+    else:
+        stopped = job_stopped(pending.job)
+    if stopped:
+        _fail(pending, reason="its writer stopped without finishing")  # the name is free again
         return
     raise Conflict(f"Snapshot {pending.name!r} is still being written; its job tells the "
                    "progress.", code="snapshot_in_progress", snapshot=pending.pk,
@@ -141,75 +175,67 @@ def _name_taken(name: str) -> Conflict:
                     code="snapshot_name_taken")
 
 
-def _start(project: Project, name: str, parent: Snapshot | None, user: User | None
-           ) -> Snapshot:
-    from labelop.releases.jobs import snapshot_write_job
-
-    job = job_create(kind="snapshot", project_id=project.pk, created_by=user, params={},
-                     enqueue=lambda job_id: snapshot_write_job.enqueue(job_id))
-    snapshot = Snapshot.objects.create(
-        project=project, name=name, parent=parent, location=project_location(project),
-        object_key="", sha256="", signature="", size=0, tasks=0, shapes=0, created_by=user,
-        status=SnapshotStatus.PENDING, job=job)
-    job.params = {"snapshot": snapshot.pk}
-    job.save(update_fields=["params"])
-    return snapshot
-
-
 def snapshot_write(job: Job) -> dict[str, Any]:
-    """The job's work: write the pending snapshot's file, then seal its row."""
+    """The job's work: write the pending snapshot's file, then seal its row. Its requester
+    must still be allowed to take snapshots."""
     snapshot = Snapshot.objects.select_related("project", "parent", "created_by").get(
         pk=job.params["snapshot"])
     if snapshot.status != SnapshotStatus.PENDING:  # delivered twice
         return {"snapshot": snapshot.pk, "sha256": snapshot.sha256}
+    actor = Actor.for_job(snapshot.created_by)
+    try:
+        if actor is not None:
+            require(actor, Action.SNAPSHOT_CREATE, snapshot.project)
+        job_progress(job, done=0, total=Task.objects.filter(
+            project=snapshot.project, state__in=entering_states(snapshot.project)).count())
+    except BaseException:
+        _fail(snapshot, reason="its requester may no longer take snapshots")
+        raise
+    snapshot = _write_and_seal(snapshot, actor=actor,
+                               progress=lambda done: job_progress(job, done=done))
+    return {"snapshot": snapshot.pk, "sha256": snapshot.sha256, "tasks": snapshot.tasks}
+
+
+def _write_and_seal(snapshot: Snapshot, *, actor: Actor | None, progress: Any) -> Snapshot:
+    """Write and store the file (content-addressed: a retry writes the same object), then
+    seal the row with what it proves, audited in the same short transaction. Any failure,
+    an interruption included, marks the row failed."""
     project = snapshot.project
     try:
-        job_progress(job, done=0, total=Task.objects.filter(
-            project=project, state__in=entering_states(project)).count())
         by = snapshot.created_by.get_username() if snapshot.created_by else CONSOLE
         written = _write(project, name=snapshot.name, by=by, parent=snapshot.parent,
-                         progress=lambda done: job_progress(job, done=done))
-        actor = Actor(user=snapshot.created_by) if snapshot.created_by else None
+                         progress=progress)
+        key = f"p{project.pk}/snapshots/{written.sha256}.json"
+        with written.file:
+            object_put(snapshot.location, key, written.chunks())
         with transaction.atomic():
             locked = Snapshot.objects.select_for_update().get(pk=snapshot.pk)
             if locked.status != SnapshotStatus.PENDING:
-                return {"snapshot": snapshot.pk, "sha256": locked.sha256}
-            _seal(locked, written, actor=actor)
-    except Exception:
-        _fail(snapshot)
-        raise
-    return {"snapshot": snapshot.pk, "sha256": written.sha256, "tasks": snapshot.tasks}
-
-
-def _seal(snapshot: Snapshot, written: manifest.Written, *, actor: Actor | None) -> Snapshot:
-    """Store the file (content-addressed: a retry writes the same object) and seal the row
-    with what it proves, audited in the same transaction."""
-    project = snapshot.project
-    location = project_location(project)
-    key = f"p{project.pk}/snapshots/{written.sha256}.json"
-    with written.file:
-        object_put(location, key, written.chunks())
-    counts = written.header["counts"]
-    snapshot.location, snapshot.object_key = location, key
-    snapshot.sha256, snapshot.signature, snapshot.size = (written.sha256, written.signature,
-                                                          written.size)
-    snapshot.tasks, snapshot.shapes = counts["tasks"], counts["shapes"]
-    # When its rows were read: diffs look for saves and reviews after it.
-    snapshot.status = SnapshotStatus.SEALED
-    snapshot.created_at = datetime.fromisoformat(written.header["created_at"])
-    try:
-        with transaction.atomic():
-            snapshot.save()
+                raise Conflict(f"Snapshot {snapshot.name!r} was given up while it was "
+                               "written.", code="snapshot_abandoned")
+            counts = written.header["counts"]
+            locked.object_key, locked.sha256 = key, written.sha256
+            locked.signature, locked.size = written.signature, written.size
+            locked.tasks, locked.shapes = counts["tasks"], counts["shapes"]
+            # When its rows were read: diffs look for saves and reviews after it.
+            locked.created_at = datetime.fromisoformat(written.header["created_at"])
+            locked.status = SnapshotStatus.SEALED
+            locked.save()
             record(actor=actor, action=AuditAction.SNAPSHOT_CREATED, project=project,
-                   target=f"snapshot:{snapshot.pk}", details={
-                       "name": snapshot.name, "sha256": snapshot.sha256,
-                       "tasks": snapshot.tasks, "shapes": snapshot.shapes,
-                       "via": "api" if actor else "console"})
-    except IntegrityError as exc:  # a twin request took the name first
-        raise _name_taken(snapshot.name) from exc
-    return snapshot
+                   target=f"snapshot:{locked.pk}", details={
+                       "name": locked.name, "sha256": locked.sha256, "tasks": locked.tasks,
+                       "shapes": locked.shapes, "via": "api" if actor else "console"})
+    except BaseException as exc:
+        _fail(snapshot, reason=str(exc)[:300] or type(exc).__name__)
+        raise
+    return locked
 
 
-def _fail(snapshot: Snapshot) -> None:
-    Snapshot.objects.filter(pk=snapshot.pk, status=SnapshotStatus.PENDING).update(
-        status=SnapshotStatus.FAILED)
+def _fail(snapshot: Snapshot, *, reason: str) -> None:
+    """Mark a pending snapshot failed (once), audited: its name is free again."""
+    with transaction.atomic():
+        if Snapshot.objects.filter(pk=snapshot.pk, status=SnapshotStatus.PENDING).update(
+                status=SnapshotStatus.FAILED):
+            record(actor=None, action=AuditAction.SNAPSHOT_FAILED, project=snapshot.project,
+                   target=f"snapshot:{snapshot.pk}",
+                   details={"name": snapshot.name, "reason": reason})

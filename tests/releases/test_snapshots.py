@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from labelop.annotations.models import Annotation, Task, TaskState
 from labelop.audit.models import AuditEvent
@@ -221,16 +223,29 @@ def test_a_snapshot_whose_job_died_frees_its_name(world: World, settings) -> Non
     owner = api_for(world.users["owner"])
     p = world.project.pk
     pending = owner.post(f"/projects/{p}/snapshots", {"name": "big"}).json()
-    Job.objects.filter(pk=pending["job"]).update(status=JobStatus.FAILED)  # killed worker
+    # Its worker was killed while writing: running, and silent for 20 minutes.
+    Job.objects.filter(pk=pending["job"]).update(
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=20))
 
     again = owner.post(f"/projects/{p}/snapshots", {"name": "big"})
 
     assert again.status_code == 202, again.content
     assert Snapshot.objects.get(pk=pending["id"]).status == "failed"
+    assert Job.objects.get(pk=pending["job"]).error["code"] == "job_stopped"
+    failed = AuditEvent.objects.get(action="snapshot.failed")
+    assert json.loads(failed.details)["reason"] == "its writer stopped without finishing"
+    assert AuditEvent.objects.filter(action="snapshot.requested").count() == 2
+    busy = Job.objects.get(pk=again.json()["job"])
+    Job.objects.filter(pk=busy.pk).update(status=JobStatus.RUNNING,
+                                          heartbeat_at=timezone.now())
+    assert owner.post(f"/projects/{p}/snapshots", {"name": "x"}).status_code == 409
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Snapshot.objects.filter(pk=pending["id"]).delete()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Snapshot.objects.filter(pk=again.json()["id"]).delete()  # pending rows stay too
+    for change in ({"name": "renamed", "status": "sealed"}, {"status": "pending"}):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            Snapshot.objects.filter(pk=again.json()["id"]).update(**change)
 
 
 def test_added_and_removed_tasks_name_who_moved_them(world: World) -> None:
@@ -305,3 +320,32 @@ def test_the_console_snapshots_lists_diffs_and_exports_with_an_audit_trail(
         "export.refused"]).values_list("action", flat=True)
     assert sorted(console) == ["export.downloaded", "export.refused", "export.started",
                                "snapshot.created", "snapshot.created", "snapshot.diffed"]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "two\nlines", "x" * 101])
+def test_a_snapshot_name_is_printable_and_short(world: World, name: str) -> None:
+    from labelop.core.errors import Invalid
+    from labelop.releases.services import snapshot_create
+
+    with pytest.raises(Invalid, match="printable"):
+        snapshot_create(actor=world.actor("owner"), project=world.project, name=name)
+    assert not Snapshot.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_background_snapshot_of_someone_no_longer_owner_is_not_taken(
+        world: World, settings) -> None:
+    from labelop.projects.models import Membership
+    from tests.conftest import run_jobs
+
+    settings.LABELOP_SNAPSHOT_INLINE_TASKS = 0
+    _tasks(world)
+    pending = api_for(world.users["owner"]).post(f"/projects/{world.project.pk}/snapshots",
+                                                 {"name": "big"}).json()
+    Membership.objects.filter(user=world.users["owner"]).update(role="reviewer")
+
+    run_jobs()
+
+    assert Snapshot.objects.get(pk=pending["id"]).status == "failed"
+    assert not AuditEvent.objects.filter(action="snapshot.created").exists()
+    assert AuditEvent.objects.filter(action="snapshot.failed").count() == 1
