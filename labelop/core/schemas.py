@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from labelop.core.errors import Invalid
 
 
 class In(BaseModel):
     """Request bodies refuse unknown fields: a typo must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def form_fields_known(sent: Iterable[str], model: type[BaseModel], *files: str) -> None:
+    """A multipart form refuses unknown fields as JSON bodies do (ninja's forms drop them):
+    a mistyped `dry_run` must not run the real thing."""
+    unknown = sorted(set(sent) - set(model.model_fields) - set(files))
+    if unknown:
+        raise Invalid(f"Unknown form field(s): {', '.join(unknown)}.", code="unknown_field",
+                      fields=unknown)
 
 
 class Created(Schema):

@@ -9,6 +9,7 @@ from ninja.files import UploadedFile
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.auth import ApiRequest
+from labelop.core.schemas import form_fields_known
 from labelop.projects.selectors import project_get
 from labelop.releases import diff as release_diff
 from labelop.releases import exports, imports, schemas, selectors, services, signing
@@ -108,6 +109,7 @@ def export_download(request: ApiRequest, export_id: int) -> StreamingHttpRespons
                      "dry_run the job's result says what would change (owners)")
 def label_import_start(request: ApiRequest, project_id: int, body: Form[schemas.LabelImportIn],
                        file: File[UploadedFile]) -> Status:
+    form_fields_known(request.POST, schemas.LabelImportIn)
     project = project_get(actor=request.auth, project_id=project_id)
     job = imports.label_import_start(actor=request.auth, project=project, upload=file.chunks(),
                                      name=file.name or "upload", **body.model_dump())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import tempfile
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from django.utils import timezone
 from pydantic import TypeAdapter, ValidationError
 
 from labelop.annotations import shapes as shape_rules
+from labelop.annotations.labels import MAX_LABELS, LabelName, LabelSchemaIn
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskLabel, TaskState
 from labelop.annotations.services import id_ranges
 from labelop.assets.models import Asset
@@ -47,6 +49,7 @@ MODES = ("replace", "merge")  # the imported shapes replace a task's, or join th
 KEEP = 1000  # errors, unmatched names and changes listed in a report (all are counted)
 _CHUNK = 500
 _shape_list = TypeAdapter(list[shape_rules.Shape])
+_label_name = TypeAdapter(LabelName)
 # Colours given to labels an import adds to the schema, in turn.
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
            "#bfef45", "#469990", "#9a6324")
@@ -66,7 +69,7 @@ def label_import_start(*, actor: Actor, project: Project, upload: Iterable[bytes
 
     location = project_location(project)
     digest, size = hashlib.sha256(), 0
-    key = f"p{project.pk}/label-imports/{timezone.now():%Y%m%d%H%M%S%f}"
+    key = f"p{project.pk}/label-imports/{uuid.uuid4().hex}"
 
     def counted() -> Iterator[bytes]:
         nonlocal size
@@ -80,8 +83,13 @@ def label_import_start(*, actor: Actor, project: Project, upload: Iterable[bytes
               "add_labels": add_labels, "location": location.pk, "key": key,
               "file": {"name": name[:255], "sha256": digest.hexdigest(), "size": size}}
     with transaction.atomic():
-        return job_create(kind="label_import", project_id=project.pk, created_by=actor.user,
-                          params=params, enqueue=lambda job_id: label_import_job.enqueue(job_id))
+        job = job_create(kind="label_import", project_id=project.pk, created_by=actor.user,
+                         params=params, enqueue=lambda job_id: label_import_job.enqueue(job_id))
+        record(actor=actor, action=AuditAction.LABELS_IMPORT_REQUESTED, project=project,
+               target=f"project:{project.pk}", details={
+                   "job": job.pk, "format": format, "dry_run": dry_run, "mode": mode,
+                   "add_labels": add_labels, "file": params["file"]})
+    return job
 
 
 def label_import_run(job: Job) -> dict[str, Any]:
@@ -93,6 +101,8 @@ def label_import_run(job: Job) -> dict[str, Any]:
     location = StorageLocation.objects.get(pk=job.params["location"])
     actor = Actor.for_job(job.created_by)
     try:
+        if actor is not None:  # still an owner of the project
+            require(actor, Action.LABELS_IMPORT, project)
         with _no_cycle_collection():
             with tempfile.NamedTemporaryFile() as upload:
                 for block in object_read(location, job.params["key"]):
@@ -226,6 +236,9 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
     plan, index = _Plan(), _Index(project)
     labels = {label["name"]: label for label in project.labels}
     add_labels, mode = job.params["add_labels"], job.params["mode"]
+    # Only LabelOp's own format carries redaction regions: replacing a task's shapes from
+    # another keeps its regions (what they hide must stay hidden).
+    keep_regions = job.params["format"] != "labelop"
     seen: set[int] = set()
     fitted: list[tuple[_Target, list[dict], str]] = []
     for item in formats.read(job.params["format"], path, name=job.params["file"]["name"]):
@@ -271,7 +284,8 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
         current = dict(Annotation.objects.filter(task_id__in=[t.task for t, _, _ in chunk])
                        .values_list("task_id", "shapes"))
         for target, shapes, how in chunk:
-            _compare(plan, target, current.get(target.task) or [], shapes, schema, how)
+            _compare(plan, target, current.get(target.task) or [], shapes, schema, how,
+                     keep_regions=keep_regions)
     return plan
 
 
@@ -292,7 +306,7 @@ def _fit(plan: _Plan, item: formats.Item, target: _Target, labels: dict[str, dic
             out.append(shape)
             continue
         kind = labels.get(label, {}).get("kind") or plan.new_labels.get(label)
-        if kind is None and add_labels:
+        if kind is None and add_labels and _addable(plan, item, labels, label):
             kind = plan.new_labels[label] = shape["type"]
         if kind is None:
             plan.unknown_labels[label] += 1
@@ -304,6 +318,27 @@ def _fit(plan: _Plan, item: formats.Item, target: _Target, labels: dict[str, dic
             continue
         out.append(converted)
     return out
+
+
+def _addable(plan: _Plan, item: formats.Item, labels: dict[str, dict], label: Any) -> bool:
+    """Whether a label the file names may join the schema, under the schema's own rules
+    (a name of 1 to 100 printable characters, unique whatever its case, at most
+    MAX_LABELS labels); said once per label when not."""
+    if label in plan.unknown_labels:
+        return False
+    taken = {name.casefold() for name in [*labels, *plan.new_labels]}
+    try:
+        fits = _label_name.validate_python(label) == label
+    except ValidationError:
+        fits = False
+    why = ("is not 1 to 100 printable characters" if not fits else
+           "differs from an existing label only in case" if label.casefold() in taken else
+           f"would pass the schema's {MAX_LABELS} labels"
+           if len(taken) >= MAX_LABELS else None)
+    if why is not None:
+        plan.error(item.name, "label_not_added", f"Label {str(label)[:100]!r} {why}; "
+                   "its shapes are left out.")
+    return why is None
 
 
 def _absolute(shape: dict, target: _Target) -> dict:
@@ -339,10 +374,12 @@ def _added_labels(plan: _Plan, start: int) -> list[dict]:
 
 
 def _compare(plan: _Plan, target: _Target, before: list[dict], imported: list[dict],
-             schema: list[dict], mode: str) -> None:
+             schema: list[dict], mode: str, *, keep_regions: bool) -> None:
     """Validate the task's new shapes as a save would; the ones that do not fit are dropped
     and named."""
     after = _valid(plan, target, imported, schema, taken={s["id"] for s in before})
+    if mode == "replace" and keep_regions:
+        after = [*(s for s in before if s["type"] == "redaction"), *after]
     if mode == "merge":
         known = {_geometry(s) for s in before}
         after = [*before, *(s for s in after if _geometry(s) not in known)]
@@ -442,9 +479,17 @@ def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> N
 
 
 def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
+    """The new labels join the schema as it is now (re-read under the lock: an owner may
+    have added one meanwhile), checked as a schema edit is."""
     locked = Project.objects.select_for_update().get(pk=project.pk)
-    added = _added_labels(plan, len(locked.labels))
-    locked.labels = [*locked.labels, *added]
+    taken = {label["name"].casefold() for label in locked.labels}
+    added = [a for a in _added_labels(plan, len(locked.labels))
+             if a["name"].casefold() not in taken]
+    if not added:
+        return
+    labels = [*locked.labels, *added]
+    LabelSchemaIn.model_validate({"labels": labels})
+    locked.labels = labels
     locked.save(update_fields=["labels"])
     record(actor=actor, action=AuditAction.LABELS_UPDATED, project=locked,
            target=f"project:{project.pk}",

@@ -54,7 +54,7 @@ class ExportStarted(Schema):
     export: int
 
 
-class LabelImportIn(Schema):
+class LabelImportIn(In):
     format: Literal["coco", "yolo", "voc", "labelstudio", "labelop"]
     dry_run: bool = False  # report what would change; write nothing
     mode: Literal["replace", "merge"] = "replace"  # imported shapes replace a task's, or join

@@ -143,7 +143,8 @@ def test_a_dry_run_reports_and_writes_nothing(world: World, data_dir) -> None:
     assert job.result["shapes_added"] == 5
     assert [c["shapes_after"] for c in job.result["changes"]] == [4, 1]
     assert not Annotation.objects.filter(task__in=tasks).exists()
-    assert AuditEvent.objects.exclude(action="token.created").count() == events
+    new = AuditEvent.objects.exclude(action="token.created").order_by("seq")[events:]
+    assert [e.action for e in new] == ["labels.import_requested"]
     assert Task.objects.get(pk=tasks[0].pk).version == 0
 
 
@@ -248,3 +249,74 @@ def test_an_unreadable_file_fails_the_job_with_a_reason(world: World, data_dir) 
         {"file": SimpleUploadedFile("x.zip", zipped.getvalue()), "format": "pascal"},
         headers=owner.headers)
     assert bad_format.status_code == 422
+
+
+def test_labels_are_added_only_under_the_schema_rules(world: World, data_dir) -> None:
+    project = _project(world, "target")
+    [task] = _images(project, world.users["owner"], 1)
+    long_name = "x" * 150
+    data = json.dumps({
+        "images": [{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150}],
+        "categories": [{"id": 1, "name": "CAR"}, {"id": 2, "name": long_name},
+                       {"id": 3, "name": "bus"}],
+        "annotations": [{"id": i, "image_id": 1, "category_id": c, "bbox": [i, i, 5, 5]}
+                        for i, c in ((1, 1), (2, 2), (3, 3), (4, 2))]}).encode()
+
+    job = _import(world, project, data, "instances.json", format="coco", add_labels=True)
+
+    assert job.result["labels_added"] == ["bus"]
+    refused = [e for e in job.result["errors"] if e["code"] == "label_not_added"]
+    assert len(refused) == 2  # once per label, not per shape
+    assert "only in case" in refused[0]["message"]
+    assert job.result["unknown_labels"] == {"CAR": 1, long_name: 2}
+    assert [s["label"] for s in _shapes(task)] == ["bus"]
+
+
+def test_a_typo_in_the_form_is_refused_not_ignored(world: World, data_dir) -> None:
+    project = _project(world, "target")
+    owner = api_for(world.users["owner"])
+    response = owner.client.post(
+        f"/api/v1/projects/{project.pk}/label-imports",
+        {"file": SimpleUploadedFile("x.json", b"{}"), "format": "coco", "dryrun": "true"},
+        headers=owner.headers)
+    assert response.status_code == 422, response.content
+    assert not Job.objects.exists()
+
+
+def test_replacing_from_a_peer_format_keeps_the_redaction_regions(world: World,
+                                                                  data_dir) -> None:
+    project = _project(world, "target")
+    [task] = _images(project, world.users["owner"], 1)
+    region = {"id": "r", "type": "redaction", "method": "fill", "x": 0, "y": 0, "w": 9, "h": 9}
+    Annotation.objects.create(task=task, shapes=[region, {
+        "id": "old", "type": "bbox", "label": "car", "x": 50, "y": 50, "w": 5, "h": 5}])
+    data = _coco([{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150}],
+                 [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10]}])
+
+    job = _import(world, project, data, "instances.json", format="coco")
+
+    shapes = Annotation.objects.get(task=task).shapes
+    assert shapes[0] == region
+    assert [(s["type"], s.get("x")) for s in shapes] == [("redaction", 0), ("bbox", 20)]
+    assert (job.result["shapes_added"], job.result["shapes_removed"]) == (1, 1)
+    requested = AuditEvent.objects.get(action="labels.import_requested", project=project)
+    assert json.loads(requested.details)["format"] == "coco"
+
+
+def test_an_import_of_someone_no_longer_owner_is_not_applied(world: World, data_dir) -> None:
+    project = _project(world, "target")
+    [task] = _images(project, world.users["owner"], 1)
+    owner = api_for(world.users["owner"])
+    data = _coco([{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150}],
+                 [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10]}])
+    response = owner.client.post(f"/api/v1/projects/{project.pk}/label-imports",
+                                 {"file": SimpleUploadedFile("c.json", data), "format": "coco"},
+                                 headers=owner.headers)
+    Membership.objects.filter(project=project, user=world.users["owner"]).update(
+        role="reviewer")
+
+    run_jobs()
+
+    assert Job.objects.get(pk=response.json()["job"]).status == "failed"
+    assert not Annotation.objects.filter(task=task).exists()
+    assert not AuditEvent.objects.filter(action="labels.imported").exists()
