@@ -1,13 +1,12 @@
 from __future__ import annotations
 
+import base64
 from typing import Literal
 
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
-from labelop.audit.actions import AuditAction
-from labelop.audit.services import record
 from labelop.core.auth import ApiRequest
 from labelop.core.schemas import form_fields_known
 from labelop.projects.selectors import project_get
@@ -50,10 +49,7 @@ def snapshot_get(request: ApiRequest, snapshot_id: int) -> dict:
             operation_id="releases_snapshot_manifest",
             summary="The signed manifest file (`labelop snapshot verify` checks it offline)")
 def snapshot_manifest(request: ApiRequest, snapshot_id: int) -> StreamingHttpResponse:
-    snapshot = selectors.snapshot_get(actor=request.auth, snapshot_id=snapshot_id, sealed=True)
-    data = selectors.signed_file(snapshot)
-    record(actor=request.auth, action=AuditAction.SNAPSHOT_DOWNLOADED, project=snapshot.project,
-           target=f"snapshot:{snapshot.pk}", details={"sha256": snapshot.sha256})
+    snapshot, data = services.snapshot_download(actor=request.auth, snapshot_id=snapshot_id)
     response = StreamingHttpResponse(data, content_type="application/json")
     response["Content-Length"] = str(snapshot.size)
     response["Content-Disposition"] = f'attachment; filename="snapshot-{snapshot.pk}.json"'
@@ -98,7 +94,7 @@ def export_download(request: ApiRequest, export_id: int) -> StreamingHttpRespons
     response = StreamingHttpResponse(data, content_type="application/zip")
     response["Content-Length"] = str(export.size)
     response["Content-Disposition"] = f'attachment; filename="export-{export.pk}.zip"'
-    response["Digest"] = f"sha-256={export.sha256}"
+    response["Digest"] = "sha-256=" + base64.b64encode(bytes.fromhex(export.sha256)).decode()
     return response
 
 

@@ -140,7 +140,8 @@ def _people(entry: dict) -> str:
 
 def as_markdown(report: dict[str, Any]) -> str:
     """The release report a QA lead attaches to a release."""
-    out = [f"# Release report: {report['from']['name']} → {report['to']['name']}", "",
+    out = [f"# Release report: {_cell(report['from']['name'])} → {_cell(report['to']['name'])}",
+           "",
            f"- From snapshot {report['from']['id']} (`{report['from']['sha256'][:16]}…`) to "
            f"{report['to']['id']} (`{report['to']['sha256'][:16]}…`)",
            f"- Tasks added: {report['tasks']['added']}, removed: "
@@ -162,6 +163,11 @@ def as_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]()<>#!|~"} | {
+    "\n": " ", "\r": " "})
+
+
 def _cell(text: str) -> str:
-    """Names typed by people, kept from breaking the Markdown table or list they sit in."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Names typed by people (images, labels, snapshots), shown as text: no link, image,
+    heading or table cell of their own in the report a QA lead attaches to a release."""
+    return str(text).translate(_MARKDOWN)

@@ -56,10 +56,13 @@ def export_start(*, actor: Actor | None, snapshot: Snapshot, format: str, images
     from labelop.releases.jobs import export_run_job
 
     with transaction.atomic():
-        refusal = _originals_refusal(actor, snapshot) if images == "original" else None
+        refusal, by_exception = (_originals_refusal(actor, snapshot) if images == "original"
+                                 else (None, False))
         if refusal is None:
             export = _create(actor, snapshot, format, images,
                              export_run_job.enqueue if background else None)
+            if by_exception:
+                Export.objects.filter(pk=export.pk).update(by_exception=True)
     if refusal is not None:  # recorded in a transaction of its own: it stays
         record(actor=actor, action=AuditAction.EXPORT_REFUSED, project=project,
                target=f"snapshot:{snapshot.pk}", details={"images": images, "reason": refusal})
@@ -85,20 +88,21 @@ def _create(actor: Actor | None, snapshot: Snapshot, format: str, images: str,
     return export
 
 
-def _originals_refusal(actor: Actor | None, snapshot: Snapshot) -> str | None:
-    """The profile's row "exports with original images", enforced: None when allowed (an
-    approved exception is used up in the caller's transaction, with the export), else why."""
+def _originals_refusal(actor: Actor | None, snapshot: Snapshot) -> tuple[str | None, bool]:
+    """The profile's row "exports with original images", enforced: (None, whether by an
+    exception) when allowed (an approved exception is used up in the caller's transaction,
+    with the export), else (why, False)."""
     project = snapshot.project
     rule = policy_of(project).exports_with_originals
     if rule == "owner":
-        return None
+        return None, False
     if rule == "by_exception" and actor is not None and use_exception(
             actor=actor, project=project, action=EXPORT_ORIGINALS):
-        return None
+        return None, True
     return ("This project's policy never lets original images leave: export redacted images "
             "or annotations only." if rule == "never" else
             "This project's policy lets original images leave only by an exception: ask for "
-            "'export:originals' and have another owner approve it.")
+            "'export:originals' and have another owner approve it."), False
 
 
 def export_run(job: Job, progress: Any = None) -> dict[str, Any]:
@@ -108,9 +112,12 @@ def export_run(job: Job, progress: Any = None) -> dict[str, Any]:
     export = Export.objects.select_related("snapshot", "snapshot__project",
                                            "snapshot__location").get(pk=job.params["export"])
     snapshot = export.snapshot
-    if _originals_now_never(export):
-        raise Invalid("The project's policy now keeps original images in: export redacted "
-                      "images instead.", code="originals_forbidden")
+    actor = Actor.for_job(export.created_by)
+    if actor is not None:  # still an owner
+        require(actor, Action.EXPORT_CREATE, snapshot.project)
+    if not _originals_still_allowed(export):
+        raise Invalid("The project's policy no longer lets these original images leave: "
+                      "export redacted images instead.", code="originals_forbidden")
     signed = SignedFile(signed_file(snapshot))
     total = signed.header["counts"]["tasks"]
     job_progress(job, done=0, total=total)
@@ -223,11 +230,14 @@ class _Merge:
         return self.head[1] if self.head is not None and self.head[0] == key else None
 
 
-def _originals_now_never(export: Export) -> bool:
-    """An export of originals made before the policy tightened to "never": neither made nor
-    handed out any more."""
-    return (export.images == "original"
-            and policy_of(export.snapshot.project).exports_with_originals == "never")
+def _originals_still_allowed(export: Export) -> bool:
+    """An export of originals is made and handed out only while the policy allows what it
+    was made under: owners' originals while owners may export them, an exception's while
+    exceptions may allow them; tightened further, neither."""
+    if export.images != "original":
+        return True
+    rule = policy_of(export.snapshot.project).exports_with_originals
+    return rule == "owner" or (rule == "by_exception" and export.by_exception)
 
 
 def _image(asset: Asset, task: dict, images: str, snapshot: Snapshot) -> bytes:
@@ -250,8 +260,8 @@ def export_download(*, actor: Actor | None, export_id: int) -> tuple[Export, Ite
         require(actor, Action.EXPORT_CREATE, export.snapshot.project)
     if export.expires_at <= timezone.now():
         raise Gone("This export has expired; make a new one from the snapshot.")
-    if _originals_now_never(export):
-        raise Forbidden("The project's policy now keeps original images in.",
+    if not _originals_still_allowed(export):
+        raise Forbidden("The project's policy no longer lets these original images leave.",
                         code="originals_forbidden")
     if not export.object_key or export.location is None:
         job = export.job

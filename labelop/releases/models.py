@@ -51,6 +51,7 @@ class Export(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="exports")
     format = models.CharField(max_length=16)
     images = models.CharField(max_length=16)  # none | redacted | original
+    by_exception = models.BooleanField(default=False)  # originals by an approved exception
     job = models.ForeignKey("jobs.Job", null=True, on_delete=models.SET_NULL, related_name="+")
     location = models.ForeignKey("storage.StorageLocation", null=True, on_delete=models.PROTECT,
                                  related_name="+")

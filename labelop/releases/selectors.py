@@ -8,7 +8,7 @@ from labelop.core.errors import Conflict, NotFound
 from labelop.core.pagination import Page, paginate
 from labelop.permissions import Action, Actor, require, scope
 from labelop.projects.models import Project
-from labelop.releases.models import Snapshot, SnapshotStatus
+from labelop.releases.models import Export, Snapshot, SnapshotStatus
 from labelop.storage.services import object_read
 
 
@@ -44,3 +44,10 @@ def snapshot_get(*, actor: Actor | None, snapshot_id: int, sealed: bool = False)
 def signed_file(snapshot: Snapshot) -> Iterator[bytes]:
     """The stored signed file, as a stream."""
     return object_read(snapshot.location, snapshot.object_key)
+
+
+def export_list(*, actor: Actor, project: Project, limit: int = 50) -> list[Export]:
+    """The project's newest exports, for those who may make and download them."""
+    require(actor, Action.EXPORT_CREATE, project)
+    return list(Export.objects.filter(snapshot__project=project)
+                .select_related("snapshot", "job").order_by("-pk")[:limit])

@@ -239,3 +239,13 @@ def _fail(snapshot: Snapshot, *, reason: str) -> None:
             record(actor=None, action=AuditAction.SNAPSHOT_FAILED, project=snapshot.project,
                    target=f"snapshot:{snapshot.pk}",
                    details={"name": snapshot.name, "reason": reason})
+
+
+def snapshot_download(*, actor: Actor, snapshot_id: int) -> tuple[Snapshot, Iterator[bytes]]:
+    """The signed file, as a stream, for someone who may see the snapshot: audited."""
+    from labelop.releases.selectors import signed_file, snapshot_get
+
+    snapshot = snapshot_get(actor=actor, snapshot_id=snapshot_id, sealed=True)
+    record(actor=actor, action=AuditAction.SNAPSHOT_DOWNLOADED, project=snapshot.project,
+           target=f"snapshot:{snapshot.pk}", details={"sha256": snapshot.sha256})
+    return snapshot, signed_file(snapshot)

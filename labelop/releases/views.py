@@ -13,7 +13,6 @@ from labelop.core.pages import PageView, form_id
 from labelop.permissions import Action, can
 from labelop.projects.selectors import project_get
 from labelop.releases import diff, exports, selectors, services
-from labelop.releases.models import Export
 
 SHOWN = 500  # report rows on the page; the downloads hold every one
 
@@ -30,8 +29,7 @@ class ReleasesView(PageView):
             return HttpResponseRedirect(f"/snapshots/{compare[0]}/report/{compare[1]}")
         snapshots = selectors.snapshot_list(actor=self.actor, project=project, limit=100).items
         owner = can(self.actor, Action.EXPORT_CREATE, project)
-        made = (Export.objects.filter(snapshot__project=project).select_related("snapshot", "job")
-                .order_by("-pk")[:50] if owner else [])
+        made = selectors.export_list(actor=self.actor, project=project) if owner else []
         return render(request, "releases/list.html", {
             "project": project, "snapshots": snapshots, "exports": made,
             "can_create": can(self.actor, Action.SNAPSHOT_CREATE, project), "can_export": owner,

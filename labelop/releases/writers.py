@@ -24,8 +24,10 @@ CHUNK = 1 << 20
 
 
 def file_name(task: dict) -> str:
-    """The image's name in an export: unique (the task id first) and recognisable."""
-    return f"{task['id']}-{task['image']}"
+    """The image's name in an export: unique (the task id first) and recognisable. Names
+    were made safe at ingest; a separator here would still not make a folder of a zip."""
+    name = str(task["image"]).replace("/", "_").replace("\\", "_").lstrip(".") or "image"
+    return f"{task['id']}-{name}"
 
 
 def stem(task: dict) -> str:

@@ -63,7 +63,13 @@ def _pycocotools(data: bytes):
 def _zip(owner, export_id: int) -> zipfile.ZipFile:
     response = owner.get(f"/exports/{export_id}/download")
     assert response.status_code == 200, response.content
-    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    data = b"".join(response.streaming_content)
+    import base64
+    import hashlib
+
+    assert response["Digest"] == "sha-256=" + base64.b64encode(
+        hashlib.sha256(data).digest()).decode()
+    return zipfile.ZipFile(io.BytesIO(data))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -216,3 +222,20 @@ def test_a_labelop_export_is_lossless_and_summarises_revisions(image_world: Worl
     assert {k: v for k, v in row.items() if k != "revisions"} == signed["manifest"]["tasks"][0]
     assert exported["counts"] == signed["manifest"]["counts"]
     assert Job.objects.get(kind="export").result["tasks"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_owners_originals_are_not_handed_out_once_the_profile_tightens(
+        image_world: World) -> None:
+    world = image_world
+    owner, [made] = _made(world, ("coco", "original"))
+    assert owner.get(f"/exports/{made}/download").status_code == 200
+
+    world.project.refresh_from_db()
+    world.project.sensitivity = Sensitivity.RESTRICTED  # originals only by an exception now
+    world.project.save(update_fields=["sensitivity"])
+
+    refused = owner.get(f"/exports/{made}/download")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "originals_forbidden"
+    assert AuditEvent.objects.filter(action="export.downloaded").count() == 1

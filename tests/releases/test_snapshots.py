@@ -174,6 +174,13 @@ def test_the_diff_says_what_changed_who_changed_it_and_the_label_counts(world: W
     assert "# Release report: v1 → v2" in text
     assert f"Task {edited.pk}" in text
     assert "| car | 2 | 3 |" in text
+    from labelop.releases.diff import as_markdown  # names people typed stay text
+
+    forged = as_markdown({**report, "from": {**report["from"], "name": "v1\n# [click](http://x)"},
+                          "labels": {"a|b": {"before": 0, "after": 1}}})
+    assert "\n# [click]" not in forged
+    assert "\\[click\\]\\(http://x\\)" in forged
+    assert "| a\\|b | 0 | 1 |" in forged
 
 
 @pytest.mark.django_db(transaction=True)
