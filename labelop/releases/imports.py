@@ -503,15 +503,16 @@ def _write(changes: list[_Change], *, now: Any, author: Any, author_name: str,
     for start in range(0, len(changes), _CHUNK):
         chunk = changes[start:start + _CHUNK]
         shapes = [bulk.json_value(c.after) for c in chunk]
+        ids = [c.target.task for c in chunk]
+        Annotation.objects.filter(task_id__in=ids).delete()  # replaced whole, below
         bulk.insert_many(Annotation, ["task", "shapes", "updated_at", "updated_by"],
-                         ((c.target.task, s, at, by) for c, s in zip(chunk, shapes, strict=True)),
-                         update_on="task")
+                         ((c.target.task, s, at, by) for c, s in zip(chunk, shapes, strict=True)))
         bulk.insert_many(AnnotationRevision, ["task", "version", "shapes", "author",
                                               "author_name", "created_at"],
                          ((c.target.task, c.target.version + 1, s, by, author_name, at)
                           for c, s in zip(chunk, shapes, strict=True)))
         _bump_versions(chunk, now)
-        TaskLabel.objects.filter(task_id__in=[c.target.task for c in chunk]).delete()
+        TaskLabel.objects.filter(task_id__in=ids).delete()
         bulk.insert_many(TaskLabel, ["project", "task", "label", "shapes"],
                          ((project.pk, c.target.task, label, n) for c in chunk
                           for label, n in shape_rules.label_counts(c.after).items()))
