@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -21,6 +22,17 @@ def fresh_pg_database(url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def fresh_instance(data_dir: str, database: str, pg_url: str) -> dict[str, str]:
+    """The environment of a new instance in `data_dir`, on SQLite or on a fresh PostgreSQL
+    database at `pg_url`; no LABELOP_ setting of the caller's leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELOP_")}
+    env["LABELOP_DATA_DIR"] = data_dir
+    if database == "postgresql":
+        fresh_pg_database(pg_url)
+        env["LABELOP_DATABASE_URL"] = pg_url
+    return env
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._server import fresh_pg_database, serving  # noqa: E402
+from bench._server import fresh_instance, serving  # noqa: E402
 
 DEEP_PAGES = 1800
 PG_URL = "postgresql://postgres@127.0.0.1:5432/labelop_bench_labeling"
@@ -168,11 +167,7 @@ def measure(port: int, info: dict, rounds: int) -> dict:
 
 def run(database: str, total: int, annotators: int, each: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LABELOP_")}
-        env["LABELOP_DATA_DIR"] = tmp
-        if database == "postgresql":
-            fresh_pg_database(PG_URL)
-            env["LABELOP_DATABASE_URL"] = PG_URL
+        env = fresh_instance(tmp, database, PG_URL)
         setup = subprocess.run([sys.executable, "-c", SETUP, str(total), str(annotators),
                                 str(each)], env=env, capture_output=True, text=True, cwd=ROOT)
         if setup.returncode != 0:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._report import write_section  # noqa: E402
-from bench._server import fresh_pg_database  # noqa: E402
+from bench._server import fresh_instance  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/labelop_bench_snapshots"
 
@@ -179,11 +178,7 @@ def _run(script: str, env: dict[str, str], *args: object) -> dict:
 
 def run(database: str, total: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LABELOP_")}
-        env["LABELOP_DATA_DIR"] = tmp
-        if database == "postgresql":
-            fresh_pg_database(PG_URL)
-            env["LABELOP_DATABASE_URL"] = PG_URL
+        env = fresh_instance(tmp, database, PG_URL)
         filled = _run(FILL, env, total)
         first = _run(SNAPSHOT, env, filled["source"], "v1")
         _run(CHANGE, env, filled["source"])
