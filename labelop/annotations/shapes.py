@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, TypeAdapter
 
 from labelop.annotations.labels import RedactionMethod, by_name
 from labelop.core.errors import Invalid
@@ -60,6 +60,7 @@ class Redaction(_Shape):
 
 
 Shape = Annotated[BBox | Polygon | Tag | Redaction, Field(discriminator="type")]
+SHAPE_LIST = TypeAdapter(list[Shape])  # validates or serializes a whole list in one call
 
 
 class _Problems:
@@ -127,13 +128,14 @@ def validate(shapes: list[BBox | Polygon | Tag | Redaction], *, labels: list[dic
     p = _Problems()
     seen_ids: set[str] = set()
     seen_tags: set[str] = set()
-    out: list[dict] = []
+    ids: list[str] = []
     for i, shape in enumerate(shapes):
         sid = shape.id
         if sid is not None and sid in seen_ids:
             p.add(i, sid, "duplicate_id", f"Two shapes have the id {sid!r}.")
         sid = sid or uuid.uuid4().hex[:12]
         seen_ids.add(sid)
+        ids.append(sid)
         if isinstance(shape, Redaction):
             _check_redaction(p, i, sid, shape, width, height)
         else:
@@ -154,14 +156,17 @@ def validate(shapes: list[BBox | Polygon | Tag | Redaction], *, labels: list[dic
                 p.add(i, sid, "duplicate_tag", f"The tag {shape.label!r} is given twice.")
             else:
                 seen_tags.add(shape.label)
-        out.append({"id": sid, **shape.model_dump(exclude={"id"}, exclude_none=True,
-                                                  exclude_defaults=False)})
     if p.items:
         raise Invalid(f"{len(p.items)} shape(s) do not fit the label schema or the image.",
                       code="invalid_shapes", errors=p.items)
-    for shape_out in out:
-        if not shape_out.get("attributes"):
-            shape_out.pop("attributes", None)
+    # One call serializes the whole list (a call per shape took most of a large import's
+    # checking); the id goes first, empty attributes are left out.
+    out = []
+    for sid, dumped in zip(ids, SHAPE_LIST.dump_python(shapes, exclude_none=True), strict=True):
+        dumped.pop("id", None)
+        if not dumped.get("attributes"):
+            dumped.pop("attributes", None)
+        out.append({"id": sid, **dumped})
     return out
 
 

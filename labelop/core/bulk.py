@@ -36,23 +36,31 @@ def time_value(value: Any) -> Any:
 
 def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
                 ) -> None:
-    """Insert `rows` (values in the order of `fields`, prepared as above): by COPY on
-    PostgreSQL (one stream, not a statement per row: four times as fast), by one prepared
-    INSERT run for every row on SQLite."""
+    """Insert `rows` (values in the order of `fields`, prepared as above) into a model's table."""
+    insert_rows(table(model), [column(model, f) for f in fields], rows)
+
+
+def insert_rows(table_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert `rows` into a table (a model's, or a temporary one): by COPY on PostgreSQL (one
+    stream, not a statement per row: four times as fast), by one prepared INSERT run for
+    every row on SQLite."""
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(_column(model, f)) for f in fields)
+    names = ", ".join(quote(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY {quote(table_name)} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
-        cursor.executemany(f"INSERT INTO {table} ({columns}) "  # noqa: S608 - model names
-                           f"VALUES ({', '.join(['%s'] * len(fields))})", list(rows))
+        cursor.executemany(f"INSERT INTO {quote(table_name)} ({names}) "  # noqa: S608
+                           f"VALUES ({', '.join(['%s'] * len(columns))})", list(rows))
 
 
-def _column(model: type[models.Model], name: str) -> str:
+def table(model: type[models.Model]) -> str:
+    return model._meta.db_table
+
+
+def column(model: type[models.Model], name: str) -> str:
     field = model._meta.get_field(name)
     assert isinstance(field, models.Field)
     assert field.column is not None

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from PIL import Image
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from labelop.annotations import shapes as shape_rules
 from labelop.annotations.models import Task
@@ -29,7 +29,6 @@ from labelop.projects.models import Project
 from labelop.storage.backends import StorageError
 from labelop.storage.services import object_read
 
-_SHAPES = TypeAdapter(list[shape_rules.Shape])
 logger = logging.getLogger(__name__)
 
 
@@ -205,7 +204,7 @@ def _predict(endpoint: LocalModel | ModelEndpoint, project: Project, task: Task,
     for shape in raw[:settings.LABELOP_MAX_SHAPES]:  # one bad shape never sinks the others
         score = shape.pop("score", None) if isinstance(shape, dict) else None
         try:
-            [stored] = shape_rules.validate(_SHAPES.validate_python([shape]),
+            [stored] = shape_rules.validate(shape_rules.SHAPE_LIST.validate_python([shape]),
                                             labels=project.labels, width=asset.width,
                                             height=asset.height, max_shapes=1)
         except ValidationError as exc:

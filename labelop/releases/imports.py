@@ -47,8 +47,7 @@ from labelop.storage.services import object_delete, object_put, object_read
 FORMATS = ("coco", "yolo", "voc", "labelstudio", "labelop")
 MODES = ("replace", "merge")  # the imported shapes replace a task's, or join them
 KEEP = 1000  # errors, unmatched names and changes listed in a report (all are counted)
-_CHUNK = 500
-_shape_list = TypeAdapter(list[shape_rules.Shape])
+_CHUNK = 2000  # items compared with their tasks' shapes at a time
 _label_name = TypeAdapter(LabelName)
 # Colours given to labels an import adds to the schema, in turn.
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
@@ -93,8 +92,8 @@ def label_import_start(*, actor: Actor, project: Project, upload: Iterable[bytes
 
 
 def label_import_run(job: Job) -> dict[str, Any]:
-    """The job's work: read, match, fit, report; write unless a dry run. The uploaded copy
-    is deleted at the end, whatever happened."""
+    """The job's work: read, match, fit, check, report; write unless a dry run. The uploaded
+    copy is deleted at the end, whatever happened."""
     from labelop.storage.models import StorageLocation
 
     project = Project.objects.get(pk=job.params["project"])
@@ -103,14 +102,13 @@ def label_import_run(job: Job) -> dict[str, Any]:
     try:
         if actor is not None:  # still an owner of the project
             require(actor, Action.LABELS_IMPORT, project)
-        with _no_cycle_collection():
-            with tempfile.NamedTemporaryFile() as upload:
-                for block in object_read(location, job.params["key"]):
-                    upload.write(block)
-                upload.flush()
-                plan = _plan(project, job, Path(upload.name))
-            if not job.params["dry_run"] and plan.changes:
-                _apply(project, plan, actor=actor, job=job)
+        with _no_cycle_collection(), tempfile.NamedTemporaryFile() as upload:
+            for block in object_read(location, job.params["key"]):
+                upload.write(block)
+            upload.flush()
+            plan = _plan(project, job, Path(upload.name))
+        if not job.params["dry_run"] and plan.changes:
+            _apply(project, plan, actor=actor, job=job)
     finally:
         object_delete(location, job.params["key"])
     return plan.report(job.params)
@@ -140,6 +138,7 @@ class _Target:
     name: str
     width: int
     height: int
+    shapes: int  # how many the task has now
 
 
 @dataclass
@@ -198,9 +197,10 @@ class _Index:
         self.by_stem: dict[str, list[_Target]] = defaultdict(list)
         rows = (Asset.objects.filter(project=project)
                 .values_list("sha256", "original_name", "width", "height", "task__id",
-                             "task__state", "task__version"))
-        for sha256, name, width, height, task, state, version in rows.iterator(chunk_size=5000):
-            target = _Target(task, state, version, name, width, height)
+                             "task__state", "task__version", "task__shape_count"))
+        for sha256, name, width, height, task, state, version, shapes in rows.iterator(
+                chunk_size=5000):
+            target = _Target(task, state, version, name, width, height, shapes)
             self.by_sha[sha256] = target
             self.by_name[name].append(target)
             self.by_stem[name.rsplit(".", 1)[0]].append(target)
@@ -233,12 +233,16 @@ class _Index:
 # -- fitting ---------------------------------------------------------------------------------
 
 def _plan(project: Project, job: Job, path: Path) -> _Plan:
+    """Every item matched, fitted and checked against its task, in one pass."""
     plan, index = _Plan(), _Index(project)
     labels = {label["name"]: label for label in project.labels}
     add_labels, mode = job.params["add_labels"], job.params["mode"]
     # Only LabelOp's own format carries redaction regions: replacing a task's shapes from
     # another keeps its regions (what they hide must stay hidden).
     keep_regions = job.params["format"] != "labelop"
+    # Shapes are checked against the schema with the labels added so far: a label joins
+    # before the first shape that names it is checked.
+    schema = list(project.labels)
     seen: set[int] = set()
     fitted: list[tuple[_Target, list[dict], str]] = []
     for item in formats.read(job.params["format"], path, name=job.params["file"]["name"]):
@@ -248,6 +252,8 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
         if not item.name and not item.sha256:  # the file's own problems, no image's
             continue
         plan.items += 1
+        if plan.items % 5000 == 0:
+            job_progress(job, done=plan.items)
         target, why = index.find(item)
         if target is None:
             if why:
@@ -276,17 +282,25 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
         # An item read only in part never takes shapes away: its readable ones join.
         fitted.append((target, _fit(plan, item, target, labels, add_labels),
                        mode if not item.errors else "merge"))
-        if plan.items % 5000 == 0:
-            job_progress(job, done=plan.items)
-    schema = [*project.labels, *_added_labels(plan, len(project.labels))]
-    for chunk_start in range(0, len(fitted), _CHUNK):
-        chunk = fitted[chunk_start:chunk_start + _CHUNK]
-        current = dict(Annotation.objects.filter(task_id__in=[t.task for t, _, _ in chunk])
-                       .values_list("task_id", "shapes"))
-        for target, shapes, how in chunk:
-            _compare(plan, target, current.get(target.task) or [], shapes, schema, how,
-                     keep_regions=keep_regions)
+        if len(schema) != len(project.labels) + len(plan.new_labels):
+            schema = [*project.labels, *_added_labels(plan, len(project.labels))]
+        if len(fitted) == _CHUNK:
+            _settle(plan, fitted, schema, keep_regions)
+            fitted = []
+    _settle(plan, fitted, schema, keep_regions)
     return plan
+
+
+def _settle(plan: _Plan, chunk: list[tuple[_Target, list[dict], str]], schema: list[dict],
+            keep_regions: bool) -> None:
+    """Compare a chunk of fitted items with their tasks' shapes."""
+    # A task without shapes (a new project's, often all of them) has nothing to read.
+    drawn = [t.task for t, _, _ in chunk if t.shapes]
+    current = dict(Annotation.objects.filter(task_id__in=drawn)
+                   .values_list("task_id", "shapes")) if drawn else {}
+    for target, shapes, how in chunk:
+        _compare(plan, target, current.get(target.task) or [], shapes, schema, how,
+                 keep_regions=keep_regions)
 
 
 def _size_differs(item: formats.Item, target: _Target) -> bool:
@@ -416,13 +430,14 @@ def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict],
     """The shapes that pass the save's own checks, with fresh ids."""
     shapes = [{**s, "id": f"i{j}"} for j, s in enumerate(shapes, start=1)]
     try:
-        parsed = _shape_list.validate_python(shapes)
+        parsed = shape_rules.SHAPE_LIST.validate_python(shapes)
     except ValidationError as exc:
         bad = {int(e["loc"][0]) for e in exc.errors() if e["loc"]}
         for i in sorted(bad):
             plan.error(target.name, "unreadable_shape", f"Shape {i + 1} is not a valid "
                        f"{shapes[i].get('type', 'shape')}.")
-        parsed = _shape_list.validate_python([s for i, s in enumerate(shapes) if i not in bad])
+        parsed = shape_rules.SHAPE_LIST.validate_python(
+            [s for i, s in enumerate(shapes) if i not in bad])
     while True:
         try:
             stored = shape_rules.validate(parsed, labels=schema, width=target.width,
@@ -446,38 +461,6 @@ def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict],
 
 # -- writing ---------------------------------------------------------------------------------
 
-def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> None:
-    """Every change in one transaction: tasks locked, re-checked, then written in bulk."""
-    now = timezone.now()
-    author = actor.user if actor else None
-    author_name = actor.name if actor else "console"
-    with transaction.atomic():
-        locked: dict[int, tuple[int, str]] = {}
-        ids = [c.target.task for c in plan.changes]
-        for start in range(0, len(ids), _CHUNK):
-            locked.update((pk, (version, state)) for pk, version, state in (
-                Task.objects.select_for_update().filter(pk__in=ids[start:start + _CHUNK])
-                .values_list("pk", "version", "state")))
-        fresh = []
-        for change in plan.changes:
-            version, state = locked[change.target.task]
-            if version != change.target.version or state == TaskState.ACCEPTED:
-                plan.conflicts += 1
-                plan.error(change.target.name, "changed_meanwhile", f"Task "
-                           f"{change.target.task} changed while the import ran; import again "
-                           "to include it.")
-                continue
-            fresh.append(change)
-        if plan.new_labels:
-            _add_to_schema(project, plan, actor)
-        _write(fresh, now=now, author=author, author_name=author_name, project=project)
-        record(actor=actor, action=AuditAction.LABELS_IMPORTED, project=project,
-               target=f"project:{project.pk}", details={
-                   "format": job.params["format"], "mode": job.params["mode"],
-                   "file": job.params["file"], "tasks": id_ranges(c.target.task for c in fresh),
-                   "count": len(fresh), "job": job.pk})
-
-
 def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
     """The new labels join the schema as it is now (re-read under the lock: an owner may
     have added one meanwhile), checked as a schema edit is."""
@@ -497,35 +480,84 @@ def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
                     "labels": len(locked.labels), "via": "label import"})
 
 
-def _write(changes: list[_Change], *, now: Any, author: Any, author_name: str,
+def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> None:
+    """Every change in one transaction: the new shapes staged, their tasks locked and
+    re-checked, then written by a few set-based statements."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        _stage(cursor, plan.changes)
+        fresh = _unchanged(cursor, plan)
+        if plan.new_labels:
+            _add_to_schema(project, plan, actor)
+        _write(cursor, fresh, at=bulk.time_value(timezone.now()),
+               by=actor.user.pk if actor else None,
+               author_name=actor.name if actor else "console", project=project)
+        record(actor=actor, action=AuditAction.LABELS_IMPORTED, project=project,
+               target=f"project:{project.pk}", details={
+                   "format": job.params["format"], "mode": job.params["mode"],
+                   "file": job.params["file"], "tasks": id_ranges(c.target.task for c in fresh),
+                   "count": len(fresh), "job": job.pk})
+
+
+# The new shape lists wait in a temporary table of the transaction: each list then crosses to
+# the database once (not once for the annotation and again for its revision) and no statement
+# carries thousands of values.
+_STAGE = "labelop_import_stage"
+
+
+def _stage(cursor: Any, changes: list[_Change]) -> None:
+    json_type = "jsonb" if connection.vendor == "postgresql" else "text"
+    cursor.execute(f"CREATE TEMPORARY TABLE {_STAGE} (task_id bigint PRIMARY KEY, "
+                   f"version integer NOT NULL, n integer NOT NULL, shapes {json_type} NOT NULL)")
+    bulk.insert_rows(_STAGE, ["task_id", "version", "n", "shapes"], (
+        (c.target.task, c.target.version, len(c.after), bulk.json_value(c.after))
+        for c in changes))
+
+
+def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
+    """The changes whose tasks nobody changed since the plan read them, their tasks now
+    locked; the others leave the stage and are reported."""
+    task = bulk.table(Task)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cursor.execute(f"SELECT id, version, state FROM {task} "  # noqa: S608 - names only
+                   f"WHERE id IN (SELECT task_id FROM {_STAGE}){lock}")
+    now = {pk: (version, state) for pk, version, state in cursor.fetchall()}
+    fresh, stale = [], []
+    for change in plan.changes:
+        version, state = now[change.target.task]
+        if version != change.target.version or state == TaskState.ACCEPTED:
+            stale.append(change)
+            plan.conflicts += 1
+            plan.error(change.target.name, "changed_meanwhile", f"Task "
+                       f"{change.target.task} changed while the import ran; import again "
+                       "to include it.")
+        else:
+            fresh.append(change)
+    if stale:
+        cursor.executemany(f"DELETE FROM {_STAGE} WHERE task_id = %s",  # noqa: S608
+                           [(c.target.task,) for c in stale])
+    return fresh
+
+
+def _write(cursor: Any, changes: list[_Change], *, at: Any, by: int | None, author_name: str,
            project: Project) -> None:
-    at, by = bulk.time_value(now), author.pk if author else None
-    for start in range(0, len(changes), _CHUNK):
-        chunk = changes[start:start + _CHUNK]
-        shapes = [bulk.json_value(c.after) for c in chunk]
-        ids = [c.target.task for c in chunk]
-        Annotation.objects.filter(task_id__in=ids).delete()  # replaced whole, below
-        bulk.insert_many(Annotation, ["task", "shapes", "updated_at", "updated_by"],
-                         ((c.target.task, s, at, by) for c, s in zip(chunk, shapes, strict=True)))
-        bulk.insert_many(AnnotationRevision, ["task", "version", "shapes", "author",
-                                              "author_name", "created_at"],
-                         ((c.target.task, c.target.version + 1, s, by, author_name, at)
-                          for c, s in zip(chunk, shapes, strict=True)))
-        _bump_versions(chunk, now)
-        TaskLabel.objects.filter(task_id__in=ids).delete()
-        bulk.insert_many(TaskLabel, ["project", "task", "label", "shapes"],
-                         ((project.pk, c.target.task, label, n) for c in chunk
-                          for label, n in shape_rules.label_counts(c.after).items()))
-
-
-def _bump_versions(chunk: list[_Change], now: Any) -> None:
-    """One statement per chunk: each task one version on, with its new shape count."""
-    values = ",".join(["(%s, %s)"] * len(chunk))
-    params: list[Any] = [v for c in chunk for v in (c.target.task, len(c.after))]
-    params.append(connection.ops.adapt_datetimefield_value(now))
-    table = Task._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH v(id, n) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-            f"UPDATE {table} SET version = version + 1, shape_count = v.n, updated_at = %s "
-            f"FROM v WHERE {table}.id = v.id", params)
+    """The staged changes written: annotations replaced, revisions added, tasks a version on,
+    label counts replaced."""
+    annotation, revision = bulk.table(Annotation), bulk.table(AnnotationRevision)
+    task, task_label = bulk.table(Task), bulk.table(TaskLabel)
+    staged = f"SELECT task_id FROM {_STAGE}"  # noqa: S608 - table names only, here and below
+    for sql, params in (
+        (f"DELETE FROM {annotation} WHERE task_id IN ({staged})", []),  # noqa: S608
+        (f"INSERT INTO {annotation} (task_id, shapes, updated_at, updated_by_id) "  # noqa: S608
+         f"SELECT task_id, shapes, %s, %s FROM {_STAGE}", [at, by]),
+        (f"INSERT INTO {revision} (task_id, version, shapes, author_id, author_name, "  # noqa: S608
+         f"created_at) SELECT task_id, version + 1, shapes, %s, %s, %s FROM {_STAGE}",
+         [by, author_name, at]),
+        (f"UPDATE {task} SET version = {task}.version + 1, shape_count = s.n, "  # noqa: S608
+         f"updated_at = %s FROM {_STAGE} s WHERE {task}.id = s.task_id", [at]),
+        (f"DELETE FROM {task_label} WHERE task_id IN ({staged})", []),  # noqa: S608
+        (f"DROP TABLE {_STAGE}", []),
+    ):
+        cursor.execute(sql, params)
+    bulk.insert_many(TaskLabel, ["project", "task", "label", "shapes"], (
+        (project.pk, c.target.task, label, n) for c in changes
+        for label, n in shape_rules.label_counts(c.after).items()))

@@ -12,11 +12,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
+from labelop.annotations.services import annotation_save
+from labelop.annotations.shapes import SHAPE_LIST
 from labelop.assets.ingest import ingest
 from labelop.assets.services import project_location
 from labelop.audit.models import AuditEvent
 from labelop.jobs.models import Job
+from labelop.permissions import Actor
 from labelop.projects.models import Membership, Project, Sensitivity
+from labelop.releases import imports
 from tests import images
 from tests.conftest import World, api_for, run_jobs
 from tests.labeling import LABELS
@@ -48,12 +52,18 @@ def _images(project: Project, owner, count: int = 2) -> list[Task]:
                    created_by=owner, via="upload").task for i in range(count)]
 
 
+def _draw(task: Task, shapes: list[dict]) -> None:
+    """The task's shapes, and their count on the task, as a save keeps them."""
+    Annotation.objects.create(task=task, shapes=shapes)
+    Task.objects.filter(pk=task.pk).update(shape_count=len(shapes))
+
+
 def _exported(world: World, fmt: str) -> bytes:
     """A finished export of a source project whose two images carry SHAPES."""
     source = _project(world, "source")
     for task, shapes in zip(_images(source, world.users["owner"]), SHAPES, strict=True):
         Task.objects.filter(pk=task.pk).update(state=TaskState.SUBMITTED)
-        Annotation.objects.create(task=task, shapes=shapes)
+        _draw(task, shapes)
     owner = api_for(world.users["owner"])
     snapshot = owner.post(f"/projects/{source.pk}/snapshots", {"name": "v1"}).json()["id"]
     export = owner.post(f"/snapshots/{snapshot}/exports",
@@ -188,7 +198,7 @@ def test_merge_keeps_what_is_drawn_and_add_labels_extends_the_schema(world: Worl
     project = _project(world, "target")
     [task] = _images(project, world.users["owner"], 1)
     mine = {"id": "m", "type": "bbox", "label": "car", "x": 5, "y": 5, "w": 5, "h": 5}
-    Annotation.objects.create(task=task, shapes=[mine])
+    _draw(task, [mine])
     data = _coco([{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150}],
                  [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [20, 20, 10, 10]},
                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [5, 5, 5, 5]}])
@@ -288,7 +298,7 @@ def test_replacing_from_a_peer_format_keeps_the_redaction_regions(world: World,
     project = _project(world, "target")
     [task] = _images(project, world.users["owner"], 1)
     region = {"id": "r", "type": "redaction", "method": "fill", "x": 0, "y": 0, "w": 9, "h": 9}
-    Annotation.objects.create(task=task, shapes=[region, {
+    _draw(task, [region, {
         "id": "old", "type": "bbox", "label": "car", "x": 50, "y": 50, "w": 5, "h": 5}])
     data = _coco([{"id": 1, "file_name": "photo-0.jpg", "width": 200, "height": 150}],
                  [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10]}])
@@ -320,3 +330,30 @@ def test_an_import_of_someone_no_longer_owner_is_not_applied(world: World, data_
     assert Job.objects.get(pk=response.json()["job"]).status == "failed"
     assert not Annotation.objects.filter(task=task).exists()
     assert not AuditEvent.objects.filter(action="labels.imported").exists()
+
+
+def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
+        world: World, data_dir, monkeypatch) -> None:
+    project = _project(world, "target")
+    first, second = _images(project, world.users["owner"], 2)
+    data = _coco([{"id": i + 1, "file_name": f"photo-{i}.jpg", "width": 200, "height": 150}
+                  for i in range(2)],
+                 [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [20, 20, 10, 10]}
+                  for i in range(2)])
+    saved = {"id": "s", "type": "bbox", "label": "car", "x": 1, "y": 2, "w": 3, "h": 4}
+    planned = imports._plan
+
+    def someone_saves_after_the_plan(*args):  # between reading the tasks and writing them
+        plan = planned(*args)
+        annotation_save(actor=Actor(user=world.users["owner"]), task_id=first.pk,
+                        shapes=SHAPE_LIST.validate_python([saved]), if_match=0)
+        return plan
+
+    monkeypatch.setattr(imports, "_plan", someone_saves_after_the_plan)
+    job = _import(world, project, data, "instances.json", format="coco")
+
+    assert job.result["tasks_changed"] == 1
+    assert [e["code"] for e in job.result["errors"]] == ["changed_meanwhile"]
+    assert Annotation.objects.get(task=first).shapes == [saved]
+    assert [s["x"] for s in Annotation.objects.get(task=second).shapes] == [20]
+    assert AnnotationRevision.objects.filter(task=first).count() == 1
