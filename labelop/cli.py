@@ -102,6 +102,23 @@ def worker(ctx: click.Context, interval: float) -> None:
 
 @main.command()
 @click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check a deployment before starting it: settings, data dir, database, migrations, job
+    queue and every storage location (with its key). Exits 1 when one fails."""
+    _setup(ctx.obj["data_dir"])
+    from labelop.core.health import deployment
+
+    failed = 0
+    for result in deployment():
+        failed += not result.ok
+        mark = click.style("ok  ", fg="green") if result.ok else click.style("FAIL", fg="red")
+        click.echo(f"{mark}  {result.name}: {result.detail}")
+    if failed:
+        _fail(f"{failed} check(s) failed.")
+
+
+@main.command()
+@click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Apply database migrations (serve does this itself)."""
     _setup(ctx.obj["data_dir"])
