@@ -198,8 +198,13 @@ class _Index:
         rows = (Asset.objects.filter(project=project)
                 .values_list("sha256", "original_name", "width", "height", "task__id",
                              "task__state", "task__version", "task__shape_count"))
-        for sha256, name, width, height, task, state, version, shapes in rows.iterator(
-                chunk_size=5000):
+        # The query as Django writes it, its rows read plainly: plain values need none of
+        # the per-row work of a values_list (half the time at 100k images).
+        sql, params = rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        for sha256, name, width, height, task, state, version, shapes in found:
             target = _Target(task, state, version, name, width, height, shapes)
             self.by_sha[sha256] = target
             self.by_name[name].append(target)
@@ -488,7 +493,7 @@ def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> N
         fresh = _unchanged(cursor, plan)
         if plan.new_labels:
             _add_to_schema(project, plan, actor)
-        _write(cursor, fresh, at=bulk.time_value(timezone.now()),
+        _write(cursor, at=bulk.time_value(timezone.now()),
                by=actor.user.pk if actor else None,
                author_name=actor.name if actor else "console", project=project)
         record(actor=actor, action=AuditAction.LABELS_IMPORTED, project=project,
@@ -507,10 +512,11 @@ _STAGE = "labelop_import_stage"
 def _stage(cursor: Any, changes: list[_Change]) -> None:
     json_type = "jsonb" if connection.vendor == "postgresql" else "text"
     cursor.execute(f"CREATE TEMPORARY TABLE {_STAGE} (task_id bigint PRIMARY KEY, "
-                   f"version integer NOT NULL, n integer NOT NULL, shapes {json_type} NOT NULL)")
-    bulk.insert_rows(_STAGE, ["task_id", "version", "n", "shapes"], (
-        (c.target.task, c.target.version, len(c.after), bulk.json_value(c.after))
-        for c in changes))
+                   f"version integer NOT NULL, n integer NOT NULL, shapes {json_type} NOT NULL, "
+                   f"labels {json_type} NOT NULL)")
+    bulk.insert_rows(_STAGE, ["task_id", "version", "n", "shapes", "labels"], (
+        (c.target.task, c.target.version, len(c.after), bulk.json_value(c.after),
+         bulk.json_value(shape_rules.label_counts(c.after))) for c in changes))
 
 
 def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
@@ -538,13 +544,16 @@ def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
     return fresh
 
 
-def _write(cursor: Any, changes: list[_Change], *, at: Any, by: int | None, author_name: str,
-           project: Project) -> None:
+def _write(cursor: Any, *, at: Any, by: int | None, author_name: str, project: Project) -> None:
     """The staged changes written: annotations replaced, revisions added, tasks a version on,
     label counts replaced."""
     annotation, revision = bulk.table(Annotation), bulk.table(AnnotationRevision)
     task, task_label = bulk.table(Task), bulk.table(TaskLabel)
     staged = f"SELECT task_id FROM {_STAGE}"  # noqa: S608 - table names only, here and below
+    # Label counts come out of the stage's {label: count} objects, by the database's own
+    # JSON functions: half the time of sending a row per task and label.
+    each = ("jsonb_each_text(s.labels)" if connection.vendor == "postgresql"
+            else "json_each(s.labels)")
     for sql, params in (
         (f"DELETE FROM {annotation} WHERE task_id IN ({staged})", []),  # noqa: S608
         (f"INSERT INTO {annotation} (task_id, shapes, updated_at, updated_by_id) "  # noqa: S608
@@ -555,9 +564,9 @@ def _write(cursor: Any, changes: list[_Change], *, at: Any, by: int | None, auth
         (f"UPDATE {task} SET version = {task}.version + 1, shape_count = s.n, "  # noqa: S608
          f"updated_at = %s FROM {_STAGE} s WHERE {task}.id = s.task_id", [at]),
         (f"DELETE FROM {task_label} WHERE task_id IN ({staged})", []),  # noqa: S608
+        (f"INSERT INTO {task_label} (project_id, task_id, label, shapes) "  # noqa: S608
+         f"SELECT %s, s.task_id, j.key, CAST(j.value AS integer) FROM {_STAGE} s, {each} j",
+         [project.pk]),
         (f"DROP TABLE {_STAGE}", []),
     ):
         cursor.execute(sql, params)
-    bulk.insert_many(TaskLabel, ["project", "task", "label", "shapes"], (
-        (project.pk, c.target.task, label, n) for c in changes
-        for label, n in shape_rules.label_counts(c.after).items()))

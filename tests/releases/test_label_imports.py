@@ -7,11 +7,18 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections import Counter
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
+from labelop.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Task,
+    TaskLabel,
+    TaskState,
+)
 from labelop.annotations.services import annotation_save
 from labelop.annotations.shapes import SHAPE_LIST
 from labelop.assets.ingest import ingest
@@ -111,6 +118,9 @@ def test_an_export_comes_back_onto_a_fresh_project_with_the_same_shapes(
         if fmt == "coco":
             want = [{k: v for k, v in s.items() if k != "attributes"} for s in want]
         assert _shapes(task) == want
+        # the label filter of the task list counts what the import drew
+        assert dict(TaskLabel.objects.filter(task=task).values_list("label", "shapes")) == \
+            Counter(s["label"] for s in want if "label" in s)
     assert job.result["tasks_changed"] == 2
     assert job.result["matched"] == 2
     assert job.result["error_count"] == 0
