@@ -1,0 +1,130 @@
+"""Attacks that hit annotation platforms before, tried against LabelOp: script stored in the
+texts people write, on every page that shows them; an export link kept by someone who lost
+the role; tokens in logs and URLs; ids of others' tasks and images told apart from nothing.
+(Uploads of SVG, HTML and bombs, zip-slip, SSRF, CSRF, open redirects and user enumeration
+have their tests beside the code they attack: assets, releases/formats, inference, accounts,
+pages.)"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from labelop.annotations.models import Escalation, Task, TaskState
+from labelop.assets.models import Asset
+from labelop.privacy.models import OperatingNote
+from labelop.projects.models import Membership, Project, Role
+from labelop.review.models import ReviewDecision
+from tests.conftest import World, api_for, run_jobs, session_api
+from tests.labeling import LABELS, make_tasks
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(2)>'
+PAYLOAD = SCRIPT + IMG
+
+
+def test_script_in_every_stored_text_is_shown_as_text(labeled: World) -> None:
+    world, project = labeled, labeled.project
+    owner, annotator = world.users["owner"], world.users["annotator"]
+    task = world.tasks[0]
+    Project.objects.filter(pk=project.pk).update(
+        name=PAYLOAD, labels=[*LABELS, {"name": PAYLOAD[:100], "kind": "tag",
+                                        "color": "#123456", "attributes": []}])
+    Asset.objects.filter(pk=task.asset_id).update(original_name=IMG + ".jpg")
+    OperatingNote.objects.create(project=project, version=1, sensitive_data=PAYLOAD,
+                                 processing_path=PAYLOAD, reviewers=PAYLOAD, escalation=PAYLOAD,
+                                 author=owner, author_name=PAYLOAD)
+    Escalation.objects.create(task=task, project=project, reason=PAYLOAD, note=PAYLOAD,
+                              raised_by=annotator, previous_state=TaskState.ASSIGNED)
+    ReviewDecision.objects.create(task=world.tasks[1], project=project, decision="reject",
+                                  comment=PAYLOAD, version=1, reviewer=owner,
+                                  reviewer_name=PAYLOAD, annotator=annotator)
+    p = project.pk
+    pages = {"owner": ["/", f"/projects/{p}", f"/projects/{p}/tasks", f"/projects/{p}/note",
+                       f"/projects/{p}/escalations", f"/projects/{p}/review",
+                       f"/projects/{p}/releases", f"/projects/{p}/data-path",
+                       f"/projects/{p}/exceptions", f"/tasks/{task.pk}", "/audit"],
+             "annotator": [f"/projects/{p}/queue", f"/tasks/{task.pk}"]}
+    shown = 0
+    for who, paths in pages.items():
+        client = session_api(world.users[who]).client
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == 200, (who, path, response.status_code)
+            html = response.content.decode()
+            assert "<script>alert" not in html, (who, path)
+            assert "<img src=x" not in html, (who, path)
+            shown += "&lt;script&gt;alert(1)" in html or "\\u003Cscript\\u003Ealert" in html
+    assert shown >= 8  # the texts were on the pages, escaped
+
+
+@pytest.mark.django_db(transaction=True)  # the job runs in its own transaction
+@pytest.mark.parametrize("loss", ["demoted", "removed"])
+def test_an_export_link_stops_working_when_its_maker_loses_the_role(image_world: World,
+                                                                    loss: str) -> None:
+    world = image_world
+    Project.objects.filter(pk=world.project.pk).update(review_required=False)
+    Task.objects.filter(project=world.project).update(state=TaskState.SUBMITTED)
+    maker = world.users["reviewer"]
+    Membership.objects.filter(project=world.project, user=maker).update(role=Role.OWNER)
+    api = api_for(maker)
+    snapshot = api.post(f"/projects/{world.project.pk}/snapshots", {"name": "v1"}).json()["id"]
+    export = api.post(f"/snapshots/{snapshot}/exports",
+                      {"format": "coco", "images": "none"}).json()["export"]
+    run_jobs()
+    assert api.get(f"/exports/{export}/download").status_code == 200
+
+    members = Membership.objects.filter(project=world.project, user=maker)
+    if loss == "demoted":  # still a member: told why (the role), as the matrix answers
+        members.update(role=Role.ANNOTATOR)
+    else:  # no longer a member: the export does not exist for them
+        members.delete()
+
+    refused = api.get(f"/exports/{export}/download")
+    assert refused.status_code == {"demoted": 403, "removed": 404}[loss]
+    assert refused["Content-Type"] == "application/problem+json"
+    assert api_for(world.users["owner"]).get(f"/exports/{export}/download").status_code == 200
+
+
+def test_tokens_never_reach_the_logs_or_urls(labeled: World,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    from labelop.accounts.services import token_create
+    from labelop.permissions import Actor
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django.request")  # every 4xx is logged
+    _, good = token_create(actor=Actor(user=labeled.users["owner"], second_factor=True),
+                           name="t")
+    bad = good[:-4] + "abcd"
+    for token in (good, bad):
+        api = api_for(None)
+        api.headers = {"Authorization": f"Bearer {token}"}
+        api.get(f"/projects/{labeled.project.pk}")
+        api.get("/projects/999999")
+        api.post(f"/tasks/{labeled.tasks[0].pk}/submit", {"oops": 1})
+    logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    assert "Not Found" in logged  # the requests were logged
+    assert good[8:] not in logged
+    assert bad[8:] not in logged
+    # A token in a URL would land in every proxy's access log: it is not accepted there.
+    for name in ("token", "access_token", "api_key"):
+        assert api_for(None).get(f"/projects?{name}={good}").status_code == 401
+
+
+def test_nothing_of_another_team_is_told_apart_from_nothing(labeled: World) -> None:
+    """IDOR by counting: ids of tasks and images one may not see answer exactly as ids
+    that do not exist."""
+    other = make_tasks(labeled.other_project, 1, created_by=labeled.users["outsider"])[0]
+    annotator, outsider = (api_for(labeled.users[w]) for w in ("annotator", "outsider"))
+    hidden, foreign = labeled.tasks[1], other  # not the annotator's; another team's
+    tries = [(api, f"/tasks/{task.pk}{rest}", f"/tasks/987654{rest}")
+             for api, task in ((annotator, hidden), (annotator, foreign), (outsider, hidden))
+             for rest in ("", "/annotation", "/history", "/predictions")]
+    tries += [(api, f"/images/{task.asset_id}/{what}", f"/images/987654/{what}")
+              for api, task in ((annotator, hidden), (annotator, foreign), (outsider, hidden))
+              for what in ("content", "thumbnail", "redacted")]
+    for api, path, missing in tries:
+        got, none = api.get(path), api.get(missing)
+        assert got.status_code == none.status_code == 404, (path, got.status_code)
+        assert got.json() == {**none.json(), "detail": got.json()["detail"]}, path
