@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/labeling.py
 	$(BIN)/python bench/inference.py
 	$(BIN)/python bench/snapshots.py
+	$(BIN)/python bench/load.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json
