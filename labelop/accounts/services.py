@@ -161,7 +161,7 @@ def user_set_active(*, actor: Actor, username: str, active: bool) -> User:
     """Deactivate or reactivate an account (accounts are never deleted: the audit log
     refers to them)."""
     require(actor, Action.USER_MANAGE)
-    user = User.objects.select_for_update().filter(username=username).first()
+    user = User.objects.select_for_update(no_key=True).filter(username=username).first()
     if user is None:
         raise NotFound(f"No user named {username!r}.")
     if user == actor.user and not active:
@@ -220,7 +220,8 @@ def token_create(*, actor: Actor, name: str, project_id: int | None = None,
 @transaction.atomic
 def token_revoke(*, actor: Actor, token_id: int) -> ApiToken:
     require(actor, Action.TOKEN_MANAGE_OWN)
-    token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor.user).first()
+    token = (ApiToken.objects.select_for_update(no_key=True)
+             .filter(pk=token_id, user=actor.user).first())
     if token is None:
         raise NotFound("Not found.")
     if actor.scoped_project_id is not None and token.project_id != actor.scoped_project_id:
@@ -282,7 +283,7 @@ def totp_confirm(*, actor: Actor, code: str, request: HttpRequest | None = None)
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     require(actor, Action.TWO_FACTOR_ENROL)
-    device = TOTPDevice.objects.select_for_update().filter(user=actor.user,
+    device = TOTPDevice.objects.select_for_update(no_key=True).filter(user=actor.user,
                                                           confirmed=False).first()
     if device is None:
         raise Conflict("No enrolment is in progress: start one first.",

@@ -67,7 +67,7 @@ def labels_update(*, actor: Actor, project: Project, labels: list[LabelIn]) -> P
     """Replace the schema. A label still drawn on some task may not be removed or change kind:
     its shapes would no longer fit."""
     require(actor, Action.LABELS_EDIT, project)
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     # Stored labels may predate fields added since (attributes): compare them as parsed now.
     before = {label["name"]: LabelIn.model_validate(label).model_dump()
               for label in project.labels}
@@ -131,7 +131,7 @@ def _refuse(tasks: list[Task], event: Event) -> None:
 def _locked_tasks(project: Project, task_ids: list[int]) -> list[Task]:
     tasks: list[Task] = []
     for chunk in _chunks(sorted(set(task_ids))):
-        tasks += Task.objects.select_for_update().filter(project=project, pk__in=chunk)
+        tasks += Task.objects.select_for_update(no_key=True).filter(project=project, pk__in=chunk)
     if len(tasks) != len(set(task_ids)):
         found = {t.pk for t in tasks}
         missing = sorted(set(task_ids) - found)[:100]
@@ -172,7 +172,7 @@ def tasks_assign(*, actor: Actor, project: Project, annotators: list[str],
                 Task.objects.filter(pk__in=chunk).exclude(state=TaskState.NEW).update(
                     assignee=user, updated_at=now)
     else:
-        free = list(Task.objects.select_for_update(skip_locked=True)
+        free = list(Task.objects.select_for_update(skip_locked=True, no_key=True)
                     .filter(project=project, state=TaskState.NEW, assignee=None)
                     .order_by("pk").values_list("pk", flat=True)[:count])
         for pk, user in zip(free, cycle(users), strict=False):
@@ -228,7 +228,7 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
 def task_for_update(task_id: int) -> Task:
     """The task, locked for the rest of the transaction (its row only: the assignee join is
     nullable, which PostgreSQL cannot lock), with what the services read of it."""
-    task = (Task.objects.select_for_update(of=("self",))
+    task = (Task.objects.select_for_update(of=("self",), no_key=True)
             .select_related("asset", "project", "assignee").filter(pk=task_id).first())
     if task is None:
         raise NotFound("Not found.")
@@ -359,7 +359,8 @@ def task_escalate(*, actor: Actor, task_id: int, reason: str, note: str = "") ->
 @transaction.atomic
 def escalation_resolve(*, actor: Actor, escalation_id: int, resolution: str) -> Escalation:
     """Decide an escalation; the task goes back to the state it was escalated from."""
-    escalation = (Escalation.objects.select_for_update().filter(pk=escalation_id).first())
+    escalation = (Escalation.objects.select_for_update(no_key=True)
+                  .filter(pk=escalation_id).first())
     if escalation is None:
         raise NotFound("Not found.")
     task = task_for_update(escalation.task_id)

@@ -46,6 +46,11 @@ def _append(event: AuditEvent) -> None:
     committed value, so concurrent writers queue instead of forking the chain; the insert
     and the head move travel as one statement. SQLite: the connection runs BEGIN IMMEDIATE
     (settings), so the transaction already holds the database's only write lock.
+
+    The head is held until commit, when PostgreSQL checks the deferred foreign keys of the
+    transaction's rows (KEY SHARE on each row they name). Rows are therefore locked FOR NO
+    KEY UPDATE everywhere (select_for_update(no_key=True)): a FOR UPDATE on a project or task
+    that then waited for the head deadlocked with such a commit (bench/load.py found it).
     """
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:

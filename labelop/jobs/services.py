@@ -31,7 +31,7 @@ def job_create(*, kind: str, project_id: int | None, created_by: Any, params: di
 def job_start(job_id: int) -> Job | None:
     """Mark a job running; None if it already finished (a task delivered twice)."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
+        job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             return None
         job.status, job.started_at = JobStatus.RUNNING, job.started_at or timezone.now()

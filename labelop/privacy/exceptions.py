@@ -61,7 +61,7 @@ def request_exception(*, actor: Actor, project: Project, action: str, reason: st
 
 @transaction.atomic
 def approve_exception(*, actor: Actor, exception_id: int) -> PolicyException:
-    found = PolicyException.objects.select_for_update().filter(pk=exception_id).first()
+    found = PolicyException.objects.select_for_update(no_key=True).filter(pk=exception_id).first()
     if found is None:
         raise NotFound("Not found.")
     require(actor, Action.EXCEPTION_MANAGE, found)
@@ -83,7 +83,7 @@ def approve_exception(*, actor: Actor, exception_id: int) -> PolicyException:
 def use_exception(*, actor: Actor, project: Project, action: str) -> PolicyException | None:
     """Consume an approved, unexpired, unused exception for `action` (inside the caller's
     transaction), or None."""
-    found = (PolicyException.objects.select_for_update()
+    found = (PolicyException.objects.select_for_update(no_key=True)
              .filter(project=project, action=action, approved_at__isnull=False,
                      used_at__isnull=True, expires_at__gt=timezone.now())
              .order_by("id").first())

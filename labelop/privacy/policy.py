@@ -25,7 +25,7 @@ def _refuse_loosening(what: str) -> Conflict:
 def policy_update(*, actor: Actor, project: Project, sensitivity: Sensitivity | None = None,
                   controls: dict[str, Any] | None = None) -> Project:
     require(actor, Action.POLICY_EDIT, project)
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     before = {"sensitivity": project.sensitivity, **policy_of(project).controls()}
     if (sensitivity is not None and sensitivity.rank < Sensitivity(project.sensitivity).rank
             and not use_exception(actor=actor, project=project,

@@ -179,7 +179,7 @@ def activate(*, actor: Actor, project: Project) -> Project:
         raise Conflict(f"Not ready: {'; '.join(c.reason for c in failing)}",
                        code="not_ready", checks=[asdict(c) for c in found])
     with transaction.atomic():
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
         project.status = Status.ACTIVE
         project.save(update_fields=["status"])
         record(actor=actor, action=AuditAction.PROJECT_ACTIVATED, project=project,

@@ -36,7 +36,7 @@ def project_update(*, actor: Actor, project: Project, name: str | None = None,
                    sensitivity: Sensitivity | None = None) -> Project:
     """Rename, describe, or tighten the sensitivity profile (never loosen it here)."""
     require(actor, Action.PROJECT_UPDATE, project)
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     before = {"name": project.name, "description": project.description,
               "sensitivity": project.sensitivity}
     if sensitivity is not None and sensitivity.rank < Sensitivity(project.sensitivity).rank:
@@ -60,7 +60,8 @@ def project_update(*, actor: Actor, project: Project, name: str | None = None,
 
 
 def _member_for_update(project: Project, username: str) -> Membership:
-    membership = (Membership.objects.select_for_update().select_related("user")
+    membership = (Membership.objects.select_for_update(of=("self",), no_key=True)
+                  .select_related("user")
                   .filter(project=project, user__username=username).first())
     if membership is None:
         raise NotFound(f"{username!r} is not a member of this project.")
@@ -71,7 +72,7 @@ def _refuse_last_owner(project: Project, membership: Membership) -> None:
     if membership.role != Role.OWNER:
         return
     # Lock every owner row so two concurrent demotions cannot both pass this check.
-    owners = list(Membership.objects.select_for_update()
+    owners = list(Membership.objects.select_for_update(no_key=True)
                   .filter(project=project, role=Role.OWNER).values_list("pk", flat=True))
     if owners == [membership.pk]:
         raise Conflict("A project must keep at least one owner.", code="last_owner")

@@ -469,7 +469,7 @@ def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict],
 def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
     """The new labels join the schema as it is now (re-read under the lock: an owner may
     have added one meanwhile), checked as a schema edit is."""
-    locked = Project.objects.select_for_update().get(pk=project.pk)
+    locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     taken = {label["name"].casefold() for label in locked.labels}
     added = [a for a in _added_labels(plan, len(locked.labels))
              if a["name"].casefold() not in taken]
@@ -523,7 +523,7 @@ def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
     """The changes whose tasks nobody changed since the plan read them, their tasks now
     locked; the others leave the stage and are reported."""
     task = bulk.table(Task)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
     cursor.execute(f"SELECT id, version, state FROM {task} "  # noqa: S608 - names only
                    f"WHERE id IN (SELECT task_id FROM {_STAGE}){lock}")
     now = {pk: (version, state) for pk, version, state in cursor.fetchall()}

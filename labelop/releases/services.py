@@ -123,7 +123,7 @@ def _reserve(actor: Actor | None, project: Project, name: str, *, inline: bool) 
     project is large (and nobody waits at a console), audited as requested."""
     user = actor.user if actor else None
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         _refuse_while_pending(project)
         if Snapshot.objects.filter(project=project, name=name).exclude(
                 status=SnapshotStatus.FAILED).exists():
@@ -209,7 +209,7 @@ def _write_and_seal(snapshot: Snapshot, *, actor: Actor | None, progress: Any) -
         with written.file:
             object_put(snapshot.location, key, written.chunks())
         with transaction.atomic():
-            locked = Snapshot.objects.select_for_update().get(pk=snapshot.pk)
+            locked = Snapshot.objects.select_for_update(no_key=True).get(pk=snapshot.pk)
             if locked.status != SnapshotStatus.PENDING:
                 raise Conflict(f"Snapshot {snapshot.name!r} was given up while it was "
                                "written.", code="snapshot_abandoned")

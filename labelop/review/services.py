@@ -69,7 +69,7 @@ def settings_update(*, actor: Actor, project: Project, redaction_rules: list[str
                     escalation_reasons: list[str], escalation_overdue_hours: int,
                     review_required: bool) -> Project:
     require(actor, Action.REVIEW_SETTINGS_EDIT, project)
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     if not review_required and (PROFILES[Sensitivity(project.sensitivity)].review_required
                                 or (project.policy or {}).get("review_required")):
         raise Conflict(f"This {project.sensitivity} project's policy requires review before a "
