@@ -114,20 +114,19 @@ class Person(threading.Thread):
              **headers: str) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
         started = time.perf_counter()
-        try:
-            self.conn.request(method, f"/api/v1{path}", body=data,
-                              headers={**self.headers, **headers})
-            response = self.conn.getresponse()
-            payload = response.read()
-            status = response.status
-        except (http.client.HTTPException, OSError):
-            self.conn.close()  # an idle connection the server closed: reconnect, as browsers do
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            self.conn.request(method, f"/api/v1{path}", body=data,
-                              headers={**self.headers, **headers})
-            response = self.conn.getresponse()
-            payload = response.read()
-            status = response.status
+        for attempt in range(2):
+            try:
+                self.conn.request(method, f"/api/v1{path}", body=data,
+                                  headers={**self.headers, **headers})
+                response = self.conn.getresponse()
+                payload, status = response.read(), response.status
+                break
+            except (http.client.HTTPException, OSError):
+                # an idle connection the server closed: reconnect once, as browsers do
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
         self.log.add(name, (time.perf_counter() - started) * 1000, status)
         if status >= 400:
             self.log.first_error.setdefault(name, f"{status} {payload[:300]!r}")

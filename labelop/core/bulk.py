@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from django.db import connection, models
+from django.db import connection
 
 
 def json_value(value: Any) -> Any:
@@ -34,12 +34,6 @@ def time_value(value: Any) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
-                ) -> None:
-    """Insert `rows` (values in the order of `fields`, prepared as above) into a model's table."""
-    insert_rows(table(model), [column(model, f) for f in fields], rows)
-
-
 def insert_rows(table_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Insert `rows` into a table (a model's, or a temporary one): by COPY on PostgreSQL (one
     stream, not a statement per row: four times as fast), by one prepared INSERT run for
@@ -55,13 +49,3 @@ def insert_rows(table_name: str, columns: Sequence[str], rows: Iterable[Sequence
         cursor.executemany(f"INSERT INTO {quote(table_name)} ({names}) "  # noqa: S608
                            f"VALUES ({', '.join(['%s'] * len(columns))})", list(rows))
 
-
-def table(model: type[models.Model]) -> str:
-    return model._meta.db_table
-
-
-def column(model: type[models.Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    assert field.column is not None
-    return field.column

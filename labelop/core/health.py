@@ -135,7 +135,8 @@ def deployment() -> Iterator[Check]:
                                       storage]
     for step in steps:
         try:
-            results = list(step()) if step is storage else [step()]
+            result = step()
+            results = [result] if isinstance(result, Check) else list(result)
         except Exception as exc:  # reported; the next check still runs
             results = [Check(step.__name__.replace("_", " "), False,
                              f"{type(exc).__name__}: {exc}")]

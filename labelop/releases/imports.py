@@ -522,7 +522,7 @@ def _stage(cursor: Any, changes: list[_Change]) -> None:
 def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
     """The changes whose tasks nobody changed since the plan read them, their tasks now
     locked; the others leave the stage and are reported."""
-    task = bulk.table(Task)
+    task = Task._meta.db_table
     lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
     cursor.execute(f"SELECT id, version, state FROM {task} "  # noqa: S608 - names only
                    f"WHERE id IN (SELECT task_id FROM {_STAGE}){lock}")
@@ -547,8 +547,8 @@ def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
 def _write(cursor: Any, *, at: Any, by: int | None, author_name: str, project: Project) -> None:
     """The staged changes written: annotations replaced, revisions added, tasks a version on,
     label counts replaced."""
-    annotation, revision = bulk.table(Annotation), bulk.table(AnnotationRevision)
-    task, task_label = bulk.table(Task), bulk.table(TaskLabel)
+    annotation, revision = Annotation._meta.db_table, AnnotationRevision._meta.db_table
+    task, task_label = Task._meta.db_table, TaskLabel._meta.db_table
     staged = f"SELECT task_id FROM {_STAGE}"  # noqa: S608 - table names only, here and below
     # Label counts come out of the stage's {label: count} objects, by the database's own
     # JSON functions: half the time of sending a row per task and label.

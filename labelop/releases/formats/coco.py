@@ -59,12 +59,12 @@ def _member(archive: Archive) -> str:
     return one_of(instances or found, "COCO annotation files (annotations/*.json)")
 
 
-_KEYS = (int, str)  # exactly: JSON's true is no id
+_KEYS = (int, str)  # exactly these types: JSON's true is no id
 
 
 def _key(value: Any) -> int | str | None:
     """An id usable as a dict key: JSON ids are whole numbers or strings."""
-    return value if isinstance(value, int | str) and not isinstance(value, bool) else None
+    return value if type(value) in _KEYS else None
 
 
 def _categories(rows: Any) -> dict[int | str, str]:
@@ -79,9 +79,7 @@ def _categories(rows: Any) -> dict[int | str, str]:
 def _by_image(annotations: list, where: str, file: Item) -> dict[int | str, list[dict]]:
     grouped: dict[int | str, list[dict]] = {}
     for i, annotation in enumerate(annotations):
-        key = annotation.get("image_id") if type(annotation) is dict else None
-        if type(key) not in _KEYS:  # what _key allows, checked inline: a file holds millions
-            key = _key(key)
+        key = _key(annotation.get("image_id")) if type(annotation) is dict else None
         if key is None:
             file.fail("bad_annotation", f"Annotation #{i + 1} in {where} has no image_id.")
         else:
@@ -113,8 +111,8 @@ def _add(item: Item, annotation: dict, categories: dict[int | str, str], where: 
 
 
 def _shapes(annotation: dict, categories: dict[int | str, str]) -> list[dict]:
-    category = annotation.get("category_id")
-    label = categories.get(category) if type(category) in _KEYS else None  # type: ignore[arg-type]
+    category = _key(annotation.get("category_id"))
+    label = categories.get(category) if category is not None else None
     box, segmentation = annotation.get("bbox"), annotation.get("segmentation")
     # The usual box, first and in few steps; anything else takes the careful way below.
     if label is not None and type(box) is list and len(box) == 4 and finite(box):
