@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -93,11 +94,23 @@ def serve(ctx: click.Context, host: str, port: int, serve_data_dir: str | None, 
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between queue polls.")
 @click.pass_context
 def worker(ctx: click.Context, interval: float) -> None:
-    """Run background jobs from the database queue (run as many as you like, anywhere)."""
+    """Run background jobs from the database queue (run as many as you like, anywhere). A job
+    whose worker died runs again in a live one."""
     _setup(ctx.obj["data_dir"])
     from django.core.management import call_command
 
-    call_command("db_worker", "--no-reload", f"--interval={interval}")
+    from labelop.jobs.recovery import recover_forever, worker_id, worker_lock
+
+    name = worker_id()
+    stop = threading.Event()
+    with worker_lock(name):  # held before the first claim: the others know we are alive
+        watch = threading.Thread(target=recover_forever, args=(stop,), daemon=True)
+        watch.start()
+        try:
+            call_command("db_worker", "--no-reload", f"--interval={interval}",
+                         f"--worker-id={name}")
+        finally:
+            stop.set()
 
 
 @main.command()

@@ -140,6 +140,8 @@ def inference_run(job: Job) -> dict[str, Any]:
     tasks = Task.objects.filter(project=project).select_related("asset", "asset__location")
     if job.params.get("task_ids") is not None:
         tasks = tasks.filter(pk__in=job.params["task_ids"])
+    # A run cut short (its worker died) goes on where it stopped.
+    tasks = tasks.exclude(pk__in=Prediction.objects.filter(job=job).values("task_id"))
     total = tasks.count()
     job_progress(job, done=0, total=total)
     sent, made, failed = 0, 0, []

@@ -21,10 +21,12 @@ STALE_AFTER = timedelta(minutes=15)
 
 def job_create(*, kind: str, project_id: int | None, created_by: Any, params: dict[str, Any],
                enqueue: Callable[[int], Any]) -> Job:
-    """Record a queued job; `enqueue(job_id)` runs once the surrounding transaction commits."""
+    """Record a queued job and queue its task, in the caller's transaction: the queue lives in
+    the same database, so both land or neither does (a server killed between the two leaves
+    no job that nothing will ever run). Workers see the task once the transaction commits."""
     job = Job.objects.create(kind=kind, project_id=project_id, created_by=created_by,
                              params=params)
-    transaction.on_commit(lambda: enqueue(job.pk))
+    enqueue(job.pk)
     return job
 
 
@@ -81,4 +83,8 @@ def job_run(job_id: int, work: Callable[[Job], dict[str, Any]]) -> None:
         code = exc.code if isinstance(exc, DomainError) else type(exc).__name__
         job_finish(job, error={"code": code, "message": str(exc)[:1000]})
         return
+    except BaseException:  # the worker was told to stop at once (a second SIGTERM, Ctrl-C)
+        job_finish(job, error={"code": "interrupted",
+                               "message": "Its worker was stopped while it ran."})
+        raise
     job_finish(job, result=result)

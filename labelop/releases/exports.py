@@ -108,10 +108,14 @@ def _originals_refusal(actor: Actor | None, snapshot: Snapshot) -> tuple[str | N
 def export_run(job: Job, progress: Any = None) -> dict[str, Any]:
     """The job's work: the zip written to a temporary file task by task (memory stays flat),
     then stored under the project's location with its SHA-256. `progress(done, total)` is
-    told along the way (the command line's progress bar)."""
+    told along the way (the command line's progress bar). Until its row names the stored
+    object, the export cannot be downloaded; a run cut short is simply run again."""
     export = Export.objects.select_related("snapshot", "snapshot__project",
                                            "snapshot__location").get(pk=job.params["export"])
     snapshot = export.snapshot
+    if export.object_key:  # made by an earlier run that stopped before its job said so
+        return {"export": export.pk, "sha256": export.sha256, "size": export.size,
+                "tasks": snapshot.tasks}
     actor = Actor.for_job(export.created_by)
     if actor is not None:  # still an owner
         require(actor, Action.EXPORT_CREATE, snapshot.project)

@@ -38,7 +38,7 @@ from labelop.audit.services import record
 from labelop.core import bulk
 from labelop.core.errors import Invalid
 from labelop.jobs.models import Job
-from labelop.jobs.services import job_create, job_progress
+from labelop.jobs.services import job_create, job_finish, job_progress
 from labelop.permissions import Action, Actor, require
 from labelop.projects.models import Project
 from labelop.releases import formats
@@ -486,8 +486,8 @@ def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
 
 
 def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> None:
-    """Every change in one transaction: the new shapes staged, their tasks locked and
-    re-checked, then written by a few set-based statements."""
+    """Every change in one transaction, the job's outcome included: the new shapes staged,
+    their tasks locked and re-checked, then written by a few set-based statements."""
     with transaction.atomic(), connection.cursor() as cursor:
         _stage(cursor, plan.changes)
         fresh = _unchanged(cursor, plan)
@@ -501,6 +501,9 @@ def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> N
                    "format": job.params["format"], "mode": job.params["mode"],
                    "file": job.params["file"], "tasks": id_ranges(c.target.task for c in fresh),
                    "count": len(fresh), "job": job.pk})
+        # Finished with the write itself: a worker killed after this commit leaves no job
+        # that would import the file again.
+        job_finish(job, result=plan.report(job.params))
 
 
 # The new shape lists wait in a temporary table of the transaction: each list then crosses to

@@ -21,8 +21,9 @@ from labelop.assets.services import project_location
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid
+from labelop.core.liveness import Held
 from labelop.jobs.models import Job
-from labelop.jobs.services import STALE_AFTER, job_create, job_progress, job_stopped
+from labelop.jobs.services import job_create, job_progress, job_stopped
 from labelop.permissions import Action, Actor, require
 from labelop.privacy.notes import current as current_note
 from labelop.privacy.profiles import policy_of
@@ -112,10 +113,16 @@ def snapshot_create(*, actor: Actor | None, project: Project, name: str,
     if not NAME.match(name):
         raise Invalid("A snapshot name is 1 to 100 printable characters.",
                       code="invalid_snapshot_name")
-    snapshot = _reserve(actor, project, name, inline=progress is not None)
-    if snapshot.job_id is not None:
-        return snapshot
-    return _write_and_seal(snapshot, actor=actor, progress=progress)
+    # One writer per project at a time, known alive by a lock that dies with it: a pending
+    # row written in a request is abandoned once its process is gone (kill -9 included).
+    with Held(f"snapshot-writer:{project.pk}") as writer:
+        if not writer.acquired:
+            raise Conflict("A snapshot of this project is being written; try again once it "
+                           "is sealed.", code="snapshot_in_progress")
+        snapshot = _reserve(actor, project, name, inline=progress is not None)
+        if snapshot.job_id is not None:
+            return snapshot
+        return _write_and_seal(snapshot, actor=actor, progress=progress)
 
 
 def _reserve(actor: Actor | None, project: Project, name: str, *, inline: bool) -> Snapshot:
@@ -158,11 +165,8 @@ def _refuse_while_pending(project: Project) -> None:
                .select_related("job").first())
     if pending is None:
         return
-    if pending.job is None:
-        stopped = pending.created_at < timezone.now() - STALE_AFTER  # a request that died
-    else:
-        stopped = job_stopped(pending.job)
-    if stopped:
+    # Written in a request: its writer held the lock that the caller holds now, so it is gone.
+    if pending.job is None or job_stopped(pending.job):
         _fail(pending, reason="its writer stopped without finishing")  # the name is free again
         return
     raise Conflict(f"Snapshot {pending.name!r} is still being written; its job tells the "

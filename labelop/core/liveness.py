@@ -1,0 +1,80 @@
+"""Locks that die with their holder: how one process tells that another stopped (kill -9, a
+lost machine) without guessing from time.
+
+PostgreSQL: a transaction-level advisory lock taken in a transaction left open on a
+connection of the holder's own; the server drops it when that connection goes, from
+whichever machine. Transaction-level, so that it works through a pooler in transaction mode
+too; the open transaction runs no statement, so it holds back no VACUUM. SQLite (one machine
+by definition): an flock on a file beside the database, which the kernel drops with the
+process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+
+class Held:
+    """A lock named `name`, taken without waiting: `acquired` says whether it was."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._conn: Any = None
+        self._fd: int | None = None
+        self.acquired = self._take()
+
+    def _take(self) -> bool:
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            self._conn = psycopg.connect(**connection.get_connection_params())
+            taken = self._conn.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                       [_key(self.name)]).fetchone()[0]
+            if not taken:
+                self.release()
+            return bool(taken)
+        self._fd = os.open(_lock_path(self.name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the open transaction ends, and the lock with it
+            self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def alive(name: str) -> bool:
+    """Whether a live process holds the lock `name`."""
+    probe = Held(name)
+    probe.release()
+    return not probe.acquired
+
+
+def _key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+def _lock_path(name: str) -> Path:
+    folder = Path(f"{connection.settings_dict['NAME']}.locks")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
