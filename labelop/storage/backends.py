@@ -251,6 +251,22 @@ class S3Backend(Backend):
         Param("secret_access_key", "Secret access key", secret=True),
     )
 
+    @classmethod
+    def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """An endpoint on the private network is the usual case (MinIO, Ceph beside the
+        servers); one on a link-local address is where cloud metadata services answer, and
+        the probe would send them a request: refused, as for model endpoints."""
+        from labelop.inference.outbound import Refused, vetted_target
+
+        params = super().validate(params)
+        if params.get("endpoint_url"):
+            try:
+                vetted_target(str(params["endpoint_url"]), allow_private_network=True)
+            except Refused as exc:
+                raise Invalid(f"The endpoint URL is refused: {exc}",
+                              code="storage_endpoint_refused") from None
+        return params
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         import boto3

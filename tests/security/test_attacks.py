@@ -1,9 +1,10 @@
 """Attacks that hit annotation platforms before, tried against LabelOp: script stored in the
 texts people write, on every page that shows them; an export link kept by someone who lost
 the role; tokens in logs and URLs; ids of others' tasks and images told apart from nothing.
-(Uploads of SVG, HTML and bombs, zip-slip, SSRF, CSRF, open redirects and user enumeration
-have their tests beside the code they attack: assets, releases/formats, inference, accounts,
-pages.)"""
+(CSRF on the page forms and SSRF through S3 endpoints: test_forms_and_endpoints.py. Uploads
+of SVG, HTML and bombs, zip-slip, SSRF through model endpoints, the API's CSRF, open redirects
+and user enumeration have their tests beside the code they attack: assets, releases/formats,
+inference, accounts, pages.)"""
 
 from __future__ import annotations
 
