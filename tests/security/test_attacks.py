@@ -1,6 +1,7 @@
 """Attacks that hit annotation platforms before, tried against LabelOp: script stored in the
 texts people write, on every page that shows them; an export link kept by someone who lost
-the role; tokens in logs and URLs; ids of others' tasks and images told apart from nothing.
+the role; tokens in logs and URLs; ids of others' tasks and images told apart from nothing;
+a diff across two projects; revoking someone else's token.
 (CSRF on the page forms and SSRF through S3 endpoints: test_forms_and_endpoints.py. Uploads
 of SVG, HTML and bombs, zip-slip, SSRF through model endpoints, the API's CSRF, open redirects
 and user enumeration have their tests beside the code they attack: assets, releases/formats,
@@ -12,10 +13,13 @@ import logging
 
 import pytest
 
+from labelop.accounts.services import token_create
 from labelop.annotations.models import Escalation, Task, TaskState
 from labelop.assets.models import Asset
+from labelop.permissions import Actor
 from labelop.privacy.models import OperatingNote
 from labelop.projects.models import Membership, Project, Role
+from labelop.releases.services import snapshot_create
 from labelop.review.models import ReviewDecision
 from tests.conftest import World, api_for, run_jobs, session_api
 from tests.labeling import LABELS, make_tasks
@@ -30,7 +34,7 @@ def test_script_in_every_stored_text_is_shown_as_text(labeled: World) -> None:
     owner, annotator = world.users["owner"], world.users["annotator"]
     task = world.tasks[0]
     Project.objects.filter(pk=project.pk).update(
-        name=PAYLOAD, labels=[*LABELS, {"name": PAYLOAD[:100], "kind": "tag",
+        name=PAYLOAD, description=PAYLOAD, labels=[*LABELS, {"name": PAYLOAD[:100], "kind": "tag",
                                         "color": "#123456", "attributes": []}])
     Asset.objects.filter(pk=task.asset_id).update(original_name=IMG + ".jpg")
     OperatingNote.objects.create(project=project, version=1, sensitive_data=PAYLOAD,
@@ -41,11 +45,17 @@ def test_script_in_every_stored_text_is_shown_as_text(labeled: World) -> None:
     ReviewDecision.objects.create(task=world.tasks[1], project=project, decision="reject",
                                   comment=PAYLOAD, version=1, reviewer=owner,
                                   reviewer_name=PAYLOAD, annotator=annotator)
+    boss = Actor(user=owner, second_factor=True)
+    token_create(actor=boss, name=PAYLOAD)
+    project.refresh_from_db()
+    first, second = (snapshot_create(actor=boss, project=project, name=PAYLOAD + n).pk
+                     for n in "12")
     p = project.pk
     pages = {"owner": ["/", f"/projects/{p}", f"/projects/{p}/tasks", f"/projects/{p}/note",
                        f"/projects/{p}/escalations", f"/projects/{p}/review",
                        f"/projects/{p}/releases", f"/projects/{p}/data-path",
-                       f"/projects/{p}/exceptions", f"/tasks/{task.pk}", "/audit"],
+                       f"/projects/{p}/exceptions", f"/tasks/{task.pk}", "/audit", "/tokens",
+                       f"/snapshots/{first}/report/{second}"],
              "annotator": [f"/projects/{p}/queue", f"/tasks/{task.pk}"]}
     shown = 0
     for who, paths in pages.items():
@@ -57,7 +67,7 @@ def test_script_in_every_stored_text_is_shown_as_text(labeled: World) -> None:
             assert "<script>alert" not in html, (who, path)
             assert "<img src=x" not in html, (who, path)
             shown += "&lt;script&gt;alert(1)" in html or "\\u003Cscript\\u003Ealert" in html
-    assert shown >= 8  # the texts were on the pages, escaped
+    assert shown >= 10  # the texts were on the pages, escaped
 
 
 @pytest.mark.django_db(transaction=True)  # the job runs in its own transaction
@@ -129,3 +139,28 @@ def test_nothing_of_another_team_is_told_apart_from_nothing(labeled: World) -> N
         got, none = api.get(path), api.get(missing)
         assert got.status_code == none.status_code == 404, (path, got.status_code)
         assert got.json() == {**none.json(), "detail": got.json()["detail"]}, path
+
+
+def test_a_diff_never_mixes_two_projects_and_nobody_revokes_anothers_token(
+        labeled: World) -> None:
+    world = labeled
+    owner = world.users["owner"]
+    Membership.objects.get_or_create(project=world.other_project, user=owner,
+                                     defaults={"role": Role.OWNER})
+    boss = Actor(user=owner, second_factor=True)
+    mine = snapshot_create(actor=boss, project=world.project, name="mine").pk
+    theirs = snapshot_create(actor=boss, project=world.other_project, name="theirs").pk
+    api = api_for(owner)
+
+    answer = api.get(f"/snapshots/{mine}/diff/{theirs}")
+    assert (answer.status_code, answer.json()["code"]) == (422, "other_project")
+    assert session_api(owner).client.get(f"/snapshots/{mine}/report/{theirs}").status_code in (
+        404, 422)
+
+    token, secret = token_create(actor=Actor(user=world.users["annotator"], second_factor=True),
+                                 name="theirs")
+    browser = session_api(owner)
+    page = browser.client.post(f"/tokens/{token.pk}/revoke", headers=browser.headers)
+    assert page.status_code == 404
+    assert api_for(None).client.get("/api/v1/me", headers={
+        "Authorization": f"Bearer {secret}"}).status_code == 200
