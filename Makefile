@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inference.py
 	$(BIN)/python bench/snapshots.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/resilience.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m labelop openapi > openapi.json
