@@ -82,11 +82,16 @@ def _recover(seen: DBTaskResult) -> int:
 
 
 def recover_forever(stop: threading.Event) -> None:
-    """A worker's watch over the others (and over itself, for tasks of its earlier lives)."""
+    """A worker's watch over the others (and over its own earlier lives), every RECOVER_EVERY
+    seconds."""
     while not stop.is_set():
         try:
             close_old_connections()
             jobs_recover()
+            # Not a job, but cut short the same way: a snapshot written in a killed request.
+            from labelop.releases.services import snapshots_recover
+
+            snapshots_recover()
         except Exception:  # the database may be down for a while: look again later
             logger.exception("recovering stopped jobs failed")
         stop.wait(RECOVER_EVERY)

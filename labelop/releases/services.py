@@ -174,6 +174,19 @@ def _refuse_while_pending(project: Project) -> None:
                    job=pending.job_id)
 
 
+def snapshots_recover() -> int:
+    """Give up the snapshots whose writer died in a request (kill -9): pending, without a job,
+    and their project's writer lock free. Job workers call it now and then (jobs.recovery);
+    the next snapshot request of the project would too. How many were given up."""
+    given_up = 0
+    for pending in Snapshot.objects.filter(status=SnapshotStatus.PENDING, job=None):
+        with Held(f"snapshot-writer:{pending.project_id}") as writer:
+            if writer.acquired:
+                _fail(pending, reason="its writer stopped without finishing")
+                given_up += 1
+    return given_up
+
+
 def _name_taken(name: str) -> Conflict:
     return Conflict(f"This project has a snapshot named {name!r} already.",
                     code="snapshot_name_taken")

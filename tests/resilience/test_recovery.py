@@ -19,6 +19,7 @@ from labelop.jobs.recovery import MAX_ATTEMPTS, jobs_recover, worker_lock
 from labelop.jobs.services import job_create
 from labelop.releases.jobs import snapshot_write_job
 from labelop.releases.models import Snapshot
+from labelop.releases.services import snapshots_recover
 from tests.conftest import World, api_for
 
 pytestmark = pytest.mark.usefixtures("data_dir")
@@ -110,19 +111,24 @@ def test_a_job_and_its_queue_entry_are_written_together(db) -> None:
         assert _result(job).status == TaskResultStatus.READY  # before the commit already
 
 
+def _abandoned(world: World, parent: int) -> Snapshot:
+    """What a request killed while writing a snapshot leaves: its row pending, no job."""
+    return Snapshot.objects.create(
+        project=world.project, name="v2", parent_id=parent,
+        location=Snapshot.objects.get(pk=parent).location, object_key="", sha256="",
+        signature="", size=0, tasks=0, shapes=0, status="pending")
+
+
 def test_a_snapshot_whose_writer_died_gives_up_its_place(world: World) -> None:
     owner = api_for(world.users["owner"])
     p = world.project.pk
     first = owner.post(f"/projects/{p}/snapshots", {"name": "v1"}).json()
-    # A request killed while writing leaves its row pending, with no job.
-    dead = Snapshot.objects.create(
-        project=world.project, name="v2", parent_id=first["id"],
-        location=Snapshot.objects.get(pk=first["id"]).location, object_key="", sha256="",
-        signature="", size=0, tasks=0, shapes=0, status="pending")
+    dead = _abandoned(world, first["id"])
 
     with Held(f"snapshot-writer:{p}"):  # a live writer is at work
         busy = owner.post(f"/projects/{p}/snapshots", {"name": "v3"})
         assert (busy.status_code, busy.json()["code"]) == (409, "snapshot_in_progress")
+        assert snapshots_recover() == 0
         assert Snapshot.objects.get(pk=dead.pk).status == "pending"
 
     again = owner.post(f"/projects/{p}/snapshots", {"name": "v2"})
@@ -130,3 +136,14 @@ def test_a_snapshot_whose_writer_died_gives_up_its_place(world: World) -> None:
     assert again.status_code == 201, again.content
     assert Snapshot.objects.get(pk=dead.pk).status == "failed"
     assert again.json()["parent"] == first["id"]
+
+
+def test_a_workers_watch_gives_up_a_snapshot_whose_writer_died(world: World) -> None:
+    owner = api_for(world.users["owner"])
+    first = owner.post(f"/projects/{world.project.pk}/snapshots", {"name": "v1"}).json()
+    dead = _abandoned(world, first["id"])
+
+    assert snapshots_recover() == 1
+
+    assert Snapshot.objects.get(pk=dead.pk).status == "failed"
+    assert snapshots_recover() == 0
