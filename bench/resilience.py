@@ -42,6 +42,8 @@ def _table(results: dict[str, dict]) -> str:
         ("snapshots sealed / failed / left pending / not verifying", lambda p: (
             f"{p['snapshots']['sealed']} / {p['snapshots']['failed']} / "
             f"**{p['snapshots']['pending']} / {p['snapshots']['bad']}**")),
+        ("objects a kill left unnamed, deleted by `labelop storage sweep`",
+         lambda p: str(p["orphaned_objects"])),
         ("label imports applied / applied twice", lambda p: (
             f"{p['label_imports_applied']} / **{p['imports_applied_twice']}**")),
         ("audit chain", lambda p: f"{p['events']:,} events, "
@@ -57,8 +59,9 @@ def _table(results: dict[str, dict]) -> str:
              "snapshots (a small project's written in the request, a large one's by the "
              "worker), asks for exports (COCO, YOLO, VOC, LabelOp; with or without the "
              "images) and imports COCO labels. Then a last worker drains the queue, the owner "
-             "takes one more snapshot of each project, and a separate process checks "
-             "(tests/resilience/chaos.py). Bold: must be 0.", "",
+             "takes one more snapshot of each project, and a separate process sweeps the "
+             "objects no row names and checks (tests/resilience/chaos.py). Bold: must be 0.",
+             "",
              "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")

@@ -290,6 +290,41 @@ def keys_rotate(ctx: click.Context, location_name: str | None,
 
 
 @main.group()
+def storage() -> None:
+    """Storage locations."""
+
+
+@storage.command("sweep")
+@click.option("--location", "location_name", help="One location only (default: all).")
+@click.option("--older-than-hours", default=1.0, show_default=True,
+              help="Leave younger objects alone: their rows may still be committing.")
+@click.option("--delete", is_flag=True, help="Delete them (audited); without it, list only.")
+@click.pass_context
+def storage_sweep(ctx: click.Context, location_name: str | None, older_than_hours: float,
+                  delete: bool) -> None:
+    """Objects no row names, left by a process killed between storing an object and
+    recording it: listed, or deleted with --delete."""
+    _setup(ctx.obj["data_dir"])
+    from datetime import timedelta
+
+    from labelop.storage.models import StorageLocation
+    from labelop.storage.sweep import storage_sweep as sweep
+
+    locations = StorageLocation.objects.order_by("name")
+    if location_name is not None:
+        locations = locations.filter(name=location_name)
+        if not locations:
+            _fail(f"No storage location named {location_name!r}.")
+    for location in locations:
+        keys = sweep(actor=None, location=location, delete=delete,
+                     older_than=timedelta(hours=older_than_hours))
+        for key in keys:
+            click.echo(f"{location.name}: {key}")
+        click.echo(f"{location.name}: {len(keys)} unnamed objects"
+                   f"{' deleted' if delete else ''}")
+
+
+@main.group()
 def audit() -> None:
     """The tamper-evident audit log."""
 

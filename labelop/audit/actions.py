@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     STORAGE_LOCATION_CREATED = "storage.location_created"
     STORAGE_KEY_ROTATED = "storage.key_rotated"
+    STORAGE_SWEPT = "storage.swept"
     IMAGE_IMPORTED = "image.imported"
     IMAGE_VIEWED = "image.viewed"
     IMAGE_DOWNLOAD_REFUSED = "image.download_refused"

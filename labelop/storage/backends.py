@@ -105,7 +105,11 @@ class Backend(ABC):
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
-    def list_keys(self, prefix: str = "") -> Iterator[str]: ...
+    def list_objects(self, prefix: str = "") -> Iterator[tuple[str, float]]:
+        """Every object's key and when it was last written (seconds since the epoch)."""
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return (key for key, _ in self.list_objects(prefix))
 
     def sweep(self) -> int:
         """Remove what crashed writes left behind; nothing to do where writes are atomic
@@ -229,15 +233,17 @@ class LocalBackend(Backend):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    def list_keys(self, prefix: str = "") -> Iterator[str]:
+    def list_objects(self, prefix: str = "") -> Iterator[tuple[str, float]]:
         base = self.root
         for dirpath, _dirs, files in os.walk(base):
             for name in files:
                 if name.startswith(".incoming-") or name.endswith(META):
                     continue
-                key = str(Path(dirpath, name).relative_to(base))
+                path = Path(dirpath, name)
+                key = str(path.relative_to(base))
                 if key.startswith(prefix):
-                    yield key
+                    with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                        yield key, path.stat().st_mtime
 
 
 class S3Backend(Backend):
@@ -359,13 +365,13 @@ class S3Backend(Backend):
     def delete(self, key: str) -> None:
         self._call(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
-    def list_keys(self, prefix: str = "") -> Iterator[str]:
+    def list_objects(self, prefix: str = "") -> Iterator[tuple[str, float]]:
         paginator = self.client.get_paginator("list_objects_v2")
         full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         strip = len(f"{self.prefix}/") if self.prefix else 0
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for item in page.get("Contents", []):
-                yield item["Key"][strip:]
+                yield item["Key"][strip:], item["LastModified"].timestamp()
 
 
 BACKENDS: dict[str, type[Backend]] = {b.kind: b for b in (LocalBackend, S3Backend)}
