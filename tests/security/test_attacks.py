@@ -124,8 +124,8 @@ def test_tokens_never_reach_the_logs_or_urls(labeled: World,
 
 
 def test_nothing_of_another_team_is_told_apart_from_nothing(labeled: World) -> None:
-    """IDOR by counting: ids of tasks and images one may not see answer exactly as ids
-    that do not exist."""
+    """IDOR by counting: ids of tasks, images, snapshots, exports and jobs one may not see
+    answer exactly as ids that do not exist."""
     other = make_tasks(labeled.other_project, 1, created_by=labeled.users["outsider"])[0]
     annotator, outsider = (api_for(labeled.users[w]) for w in ("annotator", "outsider"))
     hidden, foreign = labeled.tasks[1], other  # not the annotator's; another team's
@@ -135,6 +135,14 @@ def test_nothing_of_another_team_is_told_apart_from_nothing(labeled: World) -> N
     tries += [(api, f"/images/{task.asset_id}/{what}", f"/images/987654/{what}")
               for api, task in ((annotator, hidden), (annotator, foreign), (outsider, hidden))
               for what in ("content", "thumbnail", "redacted")]
+    owner = api_for(labeled.users["owner"])
+    snapshot = owner.post(f"/projects/{labeled.project.pk}/snapshots", {"name": "v1"}).json()
+    export = owner.post(f"/snapshots/{snapshot['id']}/exports",
+                        {"format": "coco", "images": "none"}).json()
+    tries += [(outsider, path.format(s=snapshot["id"], x=export["export"], j=export["job"]),
+               path.format(s=987654, x=987654, j=987654))
+              for path in ("/snapshots/{s}", "/snapshots/{s}/manifest", "/snapshots/{s}/diff/{s}",
+                           "/exports/{x}/download", "/jobs/{j}")]
     for api, path, missing in tries:
         got, none = api.get(path), api.get(missing)
         assert got.status_code == none.status_code == 404, (path, got.status_code)
