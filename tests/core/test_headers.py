@@ -4,11 +4,17 @@ import pytest
 from django.test import Client
 
 
-@pytest.mark.parametrize("path", ["/login", "/api/v1/health", "/api/v1/me"])
-def test_security_headers_on_every_response(db: None, path: str) -> None:
-    response = Client().get(path)
+@pytest.mark.parametrize(("method", "path"), [
+    ("get", "/login"), ("get", "/api/v1/health"), ("get", "/api/v1/me"),  # 200, 200, 401
+    ("get", "/no-such-page"), ("get", "/api/v1/snapshots/987654/manifest"),  # 404s
+    ("post", "/login"),  # refused by CSRF
+])
+def test_security_headers_on_every_response(db: None, method: str, path: str) -> None:
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
 
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Permissions-Policy"].startswith("camera=()")
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     csp = response["Content-Security-Policy"]
