@@ -19,7 +19,9 @@ CONTENT_SECURITY_POLICY = (
 
 
 class SecurityHeadersMiddleware:
-    """Adds CSP and a restrictive Permissions-Policy to every response.
+    """Adds CSP, a restrictive Permissions-Policy and, unless the response chose its own
+    (static files do), `Cache-Control: no-store`: pages, answers, manifests and exports hold
+    people's data, and no browser cache or proxy on the way should keep a copy.
 
     A header string does not need a library; django-csp would add nonces we do not use.
     """
@@ -33,6 +35,7 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
         )
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 

@@ -15,12 +15,20 @@ def test_security_headers_on_every_response(db: None, method: str, path: str) ->
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Permissions-Policy"].startswith("camera=()")
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "no-store" in response["Cache-Control"]
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     csp = response["Content-Security-Policy"]
     assert "default-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
+
+
+def test_static_files_keep_their_own_caching(db: None) -> None:
+    response = Client().get("/static/ninja/swagger-ui-bundle.js")
+
+    assert response.status_code == 200
+    assert "no-store" not in response["Cache-Control"]
 
 
 def test_api_docs_are_served_without_any_cdn(db: None) -> None:
