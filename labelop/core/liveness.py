@@ -3,14 +3,16 @@ lost machine) without guessing from time.
 
 PostgreSQL: a transaction-level advisory lock taken in a transaction left open on a
 connection of the holder's own; the server drops it when that connection goes, from
-whichever machine. Transaction-level, so that it works through a pooler in transaction mode
-too; the open transaction runs no statement, so it holds back no VACUUM. SQLite (one machine
-by definition): an flock on a file beside the database, which the kernel drops with the
+whichever machine (moments after a kill: the server notices the closed socket).
+Transaction-level, so that it works through a pooler in transaction mode too; the open
+transaction runs no statement, so it holds back no VACUUM. SQLite (one machine by
+definition): an flock on a file beside the database, which the kernel drops with the
 process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -49,7 +51,11 @@ class Held:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()  # the open transaction ends, and the lock with it
+            # Ends the transaction, and the lock with it, before returning: a bare close
+            # leaves the server to notice later, and the next taker could find it held.
+            with contextlib.suppress(Exception):  # a connection already broken holds nothing
+                self._conn.rollback()
+            self._conn.close()
             self._conn = None
         if self._fd is not None:
             os.close(self._fd)
