@@ -43,15 +43,26 @@ def test_login_page_signs_in_and_follows_only_local_next(world: World) -> None:
     other = Client().post("/login", {"username": "owner", "password": PASSWORD,
                                      "next": "https://evil.example/phish"})
     assert other["Location"] == "/"
-    scheme_relative = Client().post("/login", {"username": "owner", "password": PASSWORD,
-                                               "next": "//evil.example"})
-    assert scheme_relative["Location"] == "/"
+    for hostile in ("//evil.example", "/\\evil.example", "\\\\evil.example",
+                    "javascript:alert(1)", "/\t/evil.example", " //evil.example",
+                    "https:evil.example", "///evil.example"):
+        answer = Client().post("/login", {"username": "owner", "password": PASSWORD,
+                                          "next": hostile})
+        assert answer["Location"] == "/", hostile
+    page = Client().get("/login?next=//evil.example").content.decode()
+    assert "evil.example" not in page  # nor carried in the form's hidden field
 
 
 def test_wrong_password_on_the_page_says_so(world: World) -> None:
     response = Client().post("/login", {"username": "owner", "password": "nope"})
     assert response.status_code == 401
     assert b"Wrong username or password." in response.content
+    # An unknown name gets the same page: no telling which accounts exist.
+    unknown = Client().post("/login", {"username": "nobody-here", "password": "nope"})
+    assert unknown.status_code == 401
+    token = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')  # fresh on every page
+    assert token.sub(b"", unknown.content.replace(b"nobody-here", b"owner")) == token.sub(
+        b"", response.content)
 
 
 def test_project_list_shows_only_my_projects_and_creates_one(world: World) -> None:
