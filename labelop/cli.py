@@ -103,8 +103,8 @@ def worker(ctx: click.Context, interval: float) -> None:
 
     name = worker_id()
     stop = threading.Event()
-    with worker_lock(name):  # held before the first claim: the others know we are alive
-        watch = threading.Thread(target=recover_forever, args=(stop,), daemon=True)
+    with worker_lock(name) as own:  # held before the first claim: the others see us alive
+        watch = threading.Thread(target=recover_forever, args=(stop, own), daemon=True)
         watch.start()
         try:
             call_command("db_worker", "--no-reload", f"--interval={interval}",

@@ -16,10 +16,16 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
 from django.db import connection
+
+# Every lock this process holds; a forked child (the import's decoding pool) lets go of its
+# copies without releasing them, or a parent that died would look alive while they live.
+_held: weakref.WeakSet[Held] = weakref.WeakSet()
+_kept_in_child: list[Any] = []
 
 
 class Held:
@@ -29,13 +35,24 @@ class Held:
         self.name = name
         self._conn: Any = None
         self._fd: int | None = None
-        self.acquired = self._take()
+        _held.add(self)
+        try:
+            self.acquired = self._take()
+        except BaseException:
+            self.release()
+            raise
 
     def _take(self) -> bool:
         if connection.vendor == "postgresql":
             import psycopg
 
             self._conn = psycopg.connect(**connection.get_connection_params())
+            # The transaction is the lock's life: no timeout may end it; a client machine
+            # that vanished is noticed within a minute, not after the system's two hours.
+            for setting in ("idle_in_transaction_session_timeout = 0",
+                            "tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5",
+                            "tcp_keepalives_count = 6"):
+                self._conn.execute(f"SET LOCAL {setting}")
             taken = self._conn.execute("SELECT pg_try_advisory_xact_lock(%s)",
                                        [_key(self.name)]).fetchone()[0]
             if not taken:
@@ -46,6 +63,16 @@ class Held:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.release()
+            return False
+        return True
+
+    def intact(self) -> bool:
+        """Whether the lock is still held: on PostgreSQL, whether its connection lives."""
+        if self._conn is None:
+            return self._fd is not None
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:
             return False
         return True
 
@@ -61,11 +88,33 @@ class Held:
             os.close(self._fd)
             self._fd = None
 
+    def _forget(self) -> None:
+        """In a forked child: close this process's copies, leaving the parent's lock be."""
+        if self._conn is not None:
+            # Its socket closed here, its object kept: freeing it would have libpq say
+            # goodbye to the server on a descriptor number that may be reused meanwhile.
+            _kept_in_child.append(self._conn)
+            with contextlib.suppress(OSError):
+                os.close(self._conn.pgconn.socket)
+            self._conn = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
     def __enter__(self) -> Held:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _forget_in_child() -> None:
+    for held in list(_held):
+        held._forget()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def alive(name: str) -> bool:

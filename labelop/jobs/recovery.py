@@ -28,9 +28,14 @@ MAX_ATTEMPTS = 3
 RECOVER_EVERY = 5.0  # seconds between two looks, in every worker
 
 
+# Only workers started by `labelop worker` hold a lock; a task claimed by another (a plain
+# `manage.py db_worker`, or an older release during a rolling upgrade) is left alone.
+PREFIX = "labelop-"
+
+
 def worker_id() -> str:
     """A new worker's name: where it runs, and unique (django-tasks allows 64 characters)."""
-    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(4)}"
+    return f"{PREFIX}{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def worker_lock(worker: str) -> Held:
@@ -44,7 +49,8 @@ def jobs_recover() -> int:
     seen = 0
     for result in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).only(
             "id", "worker_ids"):
-        if not result.worker_ids or alive(f"labelop-worker:{result.worker_ids[-1]}"):
+        last = result.worker_ids[-1] if result.worker_ids else ""
+        if not last.startswith(PREFIX) or alive(f"labelop-worker:{last}"):
             continue
         seen += _recover(result)
     return seen
@@ -68,9 +74,13 @@ def _recover(seen: DBTaskResult) -> int:
             job.save(update_fields=["status"])
             logger.warning("job %s: its worker %s stopped; queued again", job.pk, worker_ids[-1])
             return 1
-        result.status, result.finished_at = TaskResultStatus.FAILED, timezone.now()
-        result.exception_class_path = "labelop.jobs.recovery.WorkerStopped"
-        result.traceback = f"Its workers stopped while running it: {', '.join(worker_ids)}"
+        result.finished_at = timezone.now()
+        if job is not None and job.status == JobStatus.SUCCEEDED:  # died after its work
+            result.status = TaskResultStatus.SUCCESSFUL
+        else:
+            result.status = TaskResultStatus.FAILED
+            result.exception_class_path = "labelop.jobs.recovery.WorkerStopped"
+            result.traceback = f"Its workers stopped while running it: {', '.join(worker_ids)}"
         result.save(update_fields=["status", "finished_at", "exception_class_path",
                                    "traceback"])
         if unfinished:
@@ -81,10 +91,14 @@ def _recover(seen: DBTaskResult) -> int:
         return 1
 
 
-def recover_forever(stop: threading.Event) -> None:
+def recover_forever(stop: threading.Event, own: Held) -> None:
     """A worker's watch over the others (and over its own earlier lives), every RECOVER_EVERY
-    seconds."""
+    seconds. A worker whose own lock is gone (its connection dropped) looks dead to the
+    others, who would run its task again beside it: it stops at once, to be restarted."""
     while not stop.is_set():
+        if not own.intact():
+            logger.critical("this worker lost its liveness lock; stopping")
+            os._exit(75)  # EX_TEMPFAIL: its service manager starts it again
         try:
             close_old_connections()
             jobs_recover()

@@ -66,9 +66,13 @@ def job_stopped(job: Job) -> bool:
 
 def job_finish(job: Job, *, result: dict[str, Any] | None = None,
                error: dict[str, Any] | None = None) -> None:
+    """Record how the job ended, once: a job that ended already keeps its outcome (a label
+    import records it with its writes; a cleanup failing after that must not undo it)."""
     job.status = JobStatus.FAILED if error else JobStatus.SUCCEEDED
     job.result, job.error, job.finished_at = result or {}, error, timezone.now()
-    job.save(update_fields=["status", "result", "error", "finished_at", "done", "total"])
+    Job.objects.filter(pk=job.pk, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).update(
+        status=job.status, result=job.result, error=job.error, finished_at=job.finished_at,
+        done=job.done, total=job.total)
 
 
 def job_run(job_id: int, work: Callable[[Job], dict[str, Any]]) -> None:

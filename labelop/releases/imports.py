@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import tempfile
 import uuid
 from collections import Counter, defaultdict
@@ -42,7 +43,10 @@ from labelop.jobs.services import job_create, job_finish, job_progress
 from labelop.permissions import Action, Actor, require
 from labelop.projects.models import Project
 from labelop.releases import formats
+from labelop.storage.backends import StorageError
 from labelop.storage.services import object_delete, object_put, object_read
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("coco", "yolo", "voc", "labelstudio", "labelop")
 MODES = ("replace", "merge")  # the imported shapes replace a task's, or join them
@@ -110,7 +114,10 @@ def label_import_run(job: Job) -> dict[str, Any]:
         if not job.params["dry_run"] and plan.changes:
             _apply(project, plan, actor=actor, job=job)
     finally:
-        object_delete(location, job.params["key"])
+        try:
+            object_delete(location, job.params["key"])
+        except StorageError:  # the import stands; `labelop storage sweep` removes the file
+            logger.warning("label import %s: its uploaded file stays", job.pk, exc_info=True)
     return plan.report(job.params)
 
 

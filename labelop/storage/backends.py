@@ -111,6 +111,10 @@ class Backend(ABC):
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         return (key for key, _ in self.list_objects(prefix))
 
+    @abstractmethod
+    def written(self, key: str) -> float | None:
+        """When the object was last written (seconds since the epoch); None if it is gone."""
+
     def sweep(self) -> int:
         """Remove what crashed writes left behind; nothing to do where writes are atomic
         on the server (S3 shows no object until its upload completes)."""
@@ -210,6 +214,12 @@ class LocalBackend(Backend):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def written(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def sweep(self) -> int:
         """Remove temporary files left by writers that died (kill -9, power loss)."""
@@ -364,6 +374,15 @@ class S3Backend(Backend):
 
     def delete(self, key: str) -> None:
         self._call(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+
+    def written(self, key: str) -> float | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError:
+            return None
+        return head["LastModified"].timestamp()
 
     def list_objects(self, prefix: str = "") -> Iterator[tuple[str, float]]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -7,6 +7,7 @@ write whose row is still to commit."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,12 +21,18 @@ from labelop.storage.services import backend_for
 GRACE = timedelta(hours=1)
 
 
+# LabelOp writes its objects under p<project>/; anything else in a location is not its own
+# (a bucket that is also an import source holds the customer's files) and is never touched.
+OWN_KEY = re.compile(r"p\d+/")
+
+
 def unnamed(location: StorageLocation, *, older_than: timedelta = GRACE) -> Iterator[str]:
-    """Keys of the location's objects that no row names, written before `older_than` ago."""
+    """Keys of LabelOp's objects in the location that no row names, written before
+    `older_than` ago."""
     named = _named(location)
     cutoff = time.time() - older_than.total_seconds()
     for key, written in backend_for(location).list_objects():
-        if written < cutoff and key not in named and not key.startswith("labelop-probe/"):
+        if written < cutoff and key not in named and OWN_KEY.match(key):
             yield key
 
 
@@ -57,6 +64,11 @@ def storage_sweep(*, actor: Actor | None, location: StorageLocation, delete: boo
     keys = list(unnamed(location, older_than=older_than))
     if delete and keys:
         backend = backend_for(location)
+        # Looked at again just before each deletion: an image uploaded anew meanwhile was
+        # written again (content-addressed key, fresh time) and its row may be committing.
+        cutoff = time.time() - older_than.total_seconds()
+        named = _named(location)
+        keys = [k for k in keys if k not in named and (backend.written(k) or cutoff) < cutoff]
         for key in keys:
             backend.delete(key)
         record(actor=actor, action=AuditAction.STORAGE_SWEPT, target=f"location:{location.name}",

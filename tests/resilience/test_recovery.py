@@ -17,7 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from labelop.core.liveness import Held, alive
 from labelop.jobs.models import Job, JobStatus
 from labelop.jobs.recovery import MAX_ATTEMPTS, jobs_recover, worker_lock
-from labelop.jobs.services import job_create
+from labelop.jobs.services import job_create, job_finish
 from labelop.releases.jobs import snapshot_write_job
 from labelop.releases.models import Snapshot
 from labelop.releases.services import snapshots_recover
@@ -71,21 +71,23 @@ def _result(job: Job) -> DBTaskResult:
 
 
 def test_a_job_whose_worker_died_is_queued_again(db) -> None:
-    dead = _claimed_job("gone-1")
-    with worker_lock("alive-1"):
-        busy = _claimed_job("alive-1")
+    dead = _claimed_job("labelop-gone-1")
+    foreign = _claimed_job("a-plain-db-worker")  # holds no lock: not ours to judge
+    with worker_lock("labelop-alive-1"):
+        busy = _claimed_job("labelop-alive-1")
 
         assert jobs_recover() == 1
+        assert _result(foreign).status == TaskResultStatus.RUNNING
 
         assert (_result(busy).status, Job.objects.get(pk=busy.pk).status) == (
             TaskResultStatus.RUNNING, JobStatus.RUNNING)  # its worker lives: left alone
     assert (_result(dead).status, Job.objects.get(pk=dead.pk).status) == (
         TaskResultStatus.READY, JobStatus.QUEUED)
-    assert _result(dead).worker_ids == ["gone-1"]  # the next claim adds the next worker
+    assert _result(dead).worker_ids == ["labelop-gone-1"]  # the next claim adds the next one
 
 
 def test_a_job_cut_short_too_often_fails_saying_why(db) -> None:
-    job = _claimed_job(*(f"gone-{i}" for i in range(MAX_ATTEMPTS)))
+    job = _claimed_job(*(f"labelop-gone-{i}" for i in range(MAX_ATTEMPTS)))
 
     assert jobs_recover() == 1
 
@@ -95,6 +97,35 @@ def test_a_job_cut_short_too_often_fails_saying_why(db) -> None:
     assert f"{MAX_ATTEMPTS} times" in job.error["message"]
     assert _result(job).status == TaskResultStatus.FAILED
     assert jobs_recover() == 0
+
+
+def test_a_job_whose_worker_died_after_its_work_stays_succeeded(db) -> None:
+    job = _claimed_job("labelop-gone-1")
+    job_finish(job, result={"done": True})  # e.g. a label import, with its writes
+    job_finish(job, error={"code": "cleanup_failed"})  # what came after cannot undo it
+
+    assert jobs_recover() == 1
+
+    job.refresh_from_db()
+    assert (job.status, job.result) == (JobStatus.SUCCEEDED, {"done": True})
+    assert _result(job).status == TaskResultStatus.SUCCESSFUL
+
+
+def test_a_forked_child_lets_go_of_its_copy_of_a_lock(db) -> None:
+    connection.ensure_connection()
+    with Held("the parent's") as held:
+        assert held.intact()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its copies closed at once, the parent's lock untouched
+            os.write(write, b"1" if held._conn is None and held._fd is None else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read, 1) == b"1"
+        assert held.intact()
+        assert alive("the parent's")
+    assert not held.intact()
+    assert not alive("the parent's")
 
 
 def test_a_job_and_its_queue_entry_are_written_together(db) -> None:

@@ -1,6 +1,6 @@
 """Objects no row names (left by a process killed between storing and recording) are found
-and, when asked, deleted and audited; named ones, young ones and a queued label import's
-file are never touched."""
+and, when asked, deleted and audited; named ones, young ones, a queued label import's file
+and whatever is not LabelOp's own (outside p<project>/) are never touched."""
 
 from __future__ import annotations
 
@@ -45,12 +45,14 @@ def _age(location, key: str, hours: float) -> None:
 def test_only_old_objects_no_row_names_are_swept(world: World) -> None:
     asset = _uploaded(world)
     location = project_location(world.project)
-    for key in ("p9/left-by-a-killed-upload", "p9/still-committing"):
+    for key in ("p9/left-by-a-killed-upload", "p9/still-committing",
+                "scans/the-customers-own.jpg"):  # a location that is an import source too
         services.object_put(location, key, [b"ciphertext"])
     queued = label_import_start(actor=Actor(user=world.users["owner"], second_factor=True),
                                 project=world.project, upload=iter([b"{}"]), name="l.json",
                                 format="coco", dry_run=True)
-    for key in (asset.object_key, "p9/left-by-a-killed-upload", queued.params["key"]):
+    for key in (asset.object_key, "p9/left-by-a-killed-upload", queued.params["key"],
+                "scans/the-customers-own.jpg"):
         _age(location, key, hours=2)
 
     assert list(unnamed(location)) == ["p9/left-by-a-killed-upload"]
@@ -62,6 +64,7 @@ def test_only_old_objects_no_row_names_are_swept(world: World) -> None:
 
     backend = services.backend_for(location)
     assert not backend.exists("p9/left-by-a-killed-upload")
+    assert backend.exists("scans/the-customers-own.jpg")
     assert backend.exists("p9/still-committing")
     assert backend.exists(queued.params["key"])
     owner = api_for(world.users["owner"])
@@ -75,6 +78,7 @@ def test_the_sweep_reads_an_s3_bucket_too(db, bucket: dict) -> None:
     location = services.location_create(actor=None, name="bucket", kind="s3", params=bucket,
                                         encryption=Encryption.SERVER)
     services.object_put(location, "p1/orphan", [b"x"])
+    services.object_put(location, "incoming/customer.jpg", [b"x"])  # not LabelOp's
 
     # No grace: everything written up to now counts.
     assert list(unnamed(location, older_than=timedelta(seconds=-60))) == ["p1/orphan"]
@@ -97,3 +101,19 @@ def test_the_command_lists_then_deletes(world: World) -> None:
     assert f"{location.name}: 1 unnamed objects deleted" in deleted.output
     assert not services.backend_for(location).exists("p9/orphan")
     assert runner.invoke(main, ["storage", "sweep", "--location", "nowhere"]).exit_code == 1
+
+
+def test_an_object_written_again_after_the_listing_is_kept(world: World, monkeypatch) -> None:
+    """An image uploaded anew between the listing and the deletion was written again (its
+    key is content-addressed): its row may be committing, so it stays."""
+    from labelop.storage import sweep
+
+    location = project_location(world.project)
+    services.object_put(location, "p9/uploaded-again", [b"x"])
+    _age(location, "p9/uploaded-again", hours=2)
+    listed = list(unnamed(location))
+    services.object_put(location, "p9/uploaded-again", [b"x"])  # the new upload
+    monkeypatch.setattr(sweep, "unnamed", lambda *a, **k: iter(listed))
+
+    assert storage_sweep(actor=None, location=location, delete=True) == []
+    assert services.backend_for(location).exists("p9/uploaded-again")
