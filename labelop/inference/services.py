@@ -140,10 +140,13 @@ def inference_run(job: Job) -> dict[str, Any]:
     tasks = Task.objects.filter(project=project).select_related("asset", "asset__location")
     if job.params.get("task_ids") is not None:
         tasks = tasks.filter(pk__in=job.params["task_ids"])
-    # A run cut short (its worker died) goes on where it stopped.
-    tasks = tasks.exclude(pk__in=Prediction.objects.filter(job=job).values("task_id"))
-    total = tasks.count()
-    job_progress(job, done=0, total=total)
+    # A run cut short (its worker died) goes on where it stopped, counting what it made.
+    earlier = Prediction.objects.filter(job=job)
+    made_before = earlier.count()
+    tasks = tasks.exclude(pk__in=earlier.values("task_id"))
+    remaining = tasks.count()
+    total = made_before + remaining
+    job_progress(job, done=made_before, total=total)
     sent, made, failed = 0, 0, []
     try:
         for done, task in enumerate(tasks.order_by("pk").iterator(chunk_size=200), start=1):
@@ -167,7 +170,7 @@ def inference_run(job: Job) -> dict[str, Any]:
                 made += 1
             sent = done
             if done % 20 == 0:
-                job_progress(job, done=done)
+                job_progress(job, done=made_before + done)
     finally:  # images that went out are on record, even when the run stops midway
         if sent:
             record(actor=job.created_by, action=AuditAction.INFERENCE_RAN, project=project,
@@ -175,9 +178,9 @@ def inference_run(job: Job) -> dict[str, Any]:
                        "model": endpoint.name, "version": endpoint.version,
                        "runs": endpoint.runs, "weights_sha256": endpoint.weights_sha256,
                        "images": sent, "predictions": made, "failed": len(failed),
-                       "complete": sent == total})
+                       "complete": sent == remaining})
     job_progress(job, done=total)
-    return {"predictions": made, "failed": failed[:100]}
+    return {"predictions": made_before + made, "failed": failed[:100]}
 
 
 def _refuse_if_forbidden(job: Job, project: Project, endpoint: LocalModel | ModelEndpoint

@@ -136,6 +136,37 @@ def test_standard_sends_images_and_keeps_suggestions_apart_from_annotations(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_run_cut_short_goes_on_where_it_stopped(image_world: World,
+                                                  model_server: ModelServer) -> None:
+    from labelop.assets.ingest import ingest
+    from labelop.assets.services import project_location
+    from tests import images
+
+    image_world.project.sensitivity = Sensitivity.STANDARD
+    image_world.project.save()
+    _labels(image_world)
+    _register(image_world, model_server.url)
+    second = ingest(project=image_world.project, data=images.jpeg(seed=44), name="b.jpg",
+                    location=project_location(image_world.project),
+                    created_by=image_world.users["owner"], via="upload")
+    started = api_for(image_world.users["owner"]).post(
+        f"/projects/{image_world.project.pk}/inference", {"model": "cloud-detector"})
+    job = Job.objects.get(pk=started.json()["job"])
+    # What the first run made before its worker was killed: the first task's suggestions.
+    Prediction.objects.create(task=image_world.asset.task, model="cloud-detector",
+                              runs="external", shapes=[], job=job)
+
+    run_jobs()
+
+    job.refresh_from_db()
+    assert (job.status, job.result, job.done, job.total) == (
+        "succeeded", {"predictions": 2, "failed": []}, 2, 2)
+    assert model_server.received == [{"path": "/v1/detect", "type": "image/jpeg",
+                                      "bytes": second.asset.size}]  # only the one left
+    assert Prediction.objects.filter(job=job).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_tightened_policy_refuses_at_request_and_at_run_time(image_world: World,
                                                                model_server: ModelServer) -> None:
     project = image_world.project
