@@ -23,6 +23,13 @@ def _register(world: World, url: str, name: str = "cloud-detector", **extra: obj
         "/models/external", {"name": name, "url": url, "allow_private_network": True, **extra})
 
 
+def _standard_with_labels(world: World) -> None:
+    """A standard project (it may send images out) with the labels models answer in."""
+    world.project.sensitivity = Sensitivity.STANDARD
+    world.project.save()
+    _labels(world)
+
+
 def _labels(world: World) -> None:
     world.project.labels = [{"name": "car", "kind": "bbox", "color": "#ff0000",
                              "attributes": []}]
@@ -105,9 +112,7 @@ def test_profiles_that_keep_images_local_refuse_an_external_model(
 @pytest.mark.django_db(transaction=True)
 def test_standard_sends_images_and_keeps_suggestions_apart_from_annotations(
         image_world: World, model_server: ModelServer) -> None:
-    image_world.project.sensitivity = Sensitivity.STANDARD
-    image_world.project.save()
-    _labels(image_world)
+    _standard_with_labels(image_world)
     _register(image_world, model_server.url)
     task = image_world.asset.task
     Annotation.objects.create(task=task, shapes=[{"id": "mine", "type": "tag", "label": "car"}],
@@ -142,9 +147,7 @@ def test_a_run_cut_short_goes_on_where_it_stopped(image_world: World,
     from labelop.assets.services import project_location
     from tests import images
 
-    image_world.project.sensitivity = Sensitivity.STANDARD
-    image_world.project.save()
-    _labels(image_world)
+    _standard_with_labels(image_world)
     _register(image_world, model_server.url)
     second = ingest(project=image_world.project, data=images.jpeg(seed=44), name="b.jpg",
                     location=project_location(image_world.project),
@@ -195,9 +198,7 @@ def test_a_tightened_policy_refuses_at_request_and_at_run_time(image_world: Worl
 @pytest.mark.django_db(transaction=True)
 def test_redirects_are_never_followed(image_world: World, model_server: ModelServer,
                                       other_server: ModelServer) -> None:
-    image_world.project.sensitivity = Sensitivity.STANDARD
-    image_world.project.save()
-    _labels(image_world)
+    _standard_with_labels(image_world)
     model_server.redirect_to = other_server.url
     _register(image_world, model_server.url)
 
@@ -216,9 +217,7 @@ def test_redirects_are_never_followed(image_world: World, model_server: ModelSer
 @pytest.mark.django_db(transaction=True)
 def test_an_answer_outside_the_image_or_schema_is_not_kept(image_world: World,
                                                            model_server: ModelServer) -> None:
-    image_world.project.sensitivity = Sensitivity.STANDARD
-    image_world.project.save()
-    _labels(image_world)
+    _standard_with_labels(image_world)
     model_server.answer = {"shapes": [{"type": "bbox", "label": "car", "x": 1e6, "y": 0,
                                        "w": 5, "h": 5}]}
     _register(image_world, model_server.url)
