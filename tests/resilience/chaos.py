@@ -31,10 +31,12 @@ import tempfile
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -203,12 +205,12 @@ def _digest(shapes: object) -> str:
     return hashlib.sha256(json.dumps(shapes, sort_keys=True).encode()).hexdigest()
 
 
-class Client(threading.Thread):
-    """One person's loop; a request that meets a dead server is tried later, as a user would."""
+class Client:
+    """One person at the server; a request that meets a dead server is counted as unanswered
+    and tried later, as a user would."""
 
     def __init__(self, port: int, token: str, acked: Acked, stop: threading.Event,
                  info: dict) -> None:
-        super().__init__(daemon=True)
         self.port, self.token, self.acked, self.stop, self.info = port, token, acked, stop, info
 
     def call(self, method: str, path: str, body: bytes | None = None,
@@ -233,15 +235,30 @@ class Client(threading.Thread):
             raise AssertionError(f"{method} {path}: {response.status} {payload[:300]!r}")
         return response.status, json.loads(payload) if payload[:1] in (b"{", b"[") else {}
 
+
+
+class Person(Client, threading.Thread, ABC):
+    """A client in a thread of its own, doing its `step` until told to stop; what goes wrong
+    (a 5xx) is kept in `errors` for the run to raise."""
+
+    def __init__(self, *args: Any, errors: list[BaseException]) -> None:
+        Client.__init__(self, *args)
+        threading.Thread.__init__(self, daemon=True)
+        self.errors = errors
+
     def run(self) -> None:
-        while not self.stop.is_set():
-            self.step()
+        try:
+            while not self.stop.is_set():
+                self.step()
+        except BaseException as exc:
+            self.errors.append(exc)
 
+    @abstractmethod
     def step(self) -> None:
-        raise NotImplementedError
+        """One round of this person's work."""
 
 
-class Saver(Client):
+class Saver(Person):
     def step(self) -> None:
         task = random.choice(self.info["small_tasks"])
         status, current = self.call("GET", f"/tasks/{task}/annotation")
@@ -258,7 +275,7 @@ class Saver(Client):
                 self.acked.saves.append((task, saved["version"], _digest(saved["shapes"])))
 
 
-class Uploader(Client):
+class Uploader(Person):
     def step(self) -> None:
         boundary = uuid.uuid4().hex
         parts = []
@@ -278,7 +295,7 @@ class Uploader(Client):
         time.sleep(0.2)
 
 
-class Owner(Client):
+class Owner(Person):
     """Snapshots of both projects, exports of the large one's, label imports into it."""
 
     def step(self) -> None:
@@ -397,13 +414,10 @@ def run(kills: int, *, database_url: str | None = None, small: int = 30, large: 
         worker.start()
         _wait_for_port(port)
         acked, stop = Acked(), threading.Event()
-        clients = [Saver(port, info["annotator"], acked, stop, info),
-                   Saver(port, info["annotator"], acked, stop, info),
-                   Uploader(port, info["owner"], acked, stop, info),
-                   Owner(port, info["owner"], acked, stop, info)]
         errors: list[BaseException] = []
+        clients = [kind(port, info[who], acked, stop, info, errors=errors) for kind, who in (
+            (Saver, "annotator"), (Saver, "annotator"), (Uploader, "owner"), (Owner, "owner"))]
         for client in clients:
-            client.run = _catching(client.run, errors)  # type: ignore[method-assign]
             client.start()
         started, server_kills, worker_kills, busy_kills = time.monotonic(), 0, 0, 0
         running = _running_jobs(tmp, database_url)
@@ -473,15 +487,6 @@ def _running_jobs(data_dir: str, database_url: str | None) -> Callable[[], bool]
         with closing(sqlite3.connect(f"{data_dir}/labelop.sqlite3", timeout=30)) as conn:
             return bool(conn.execute(query).fetchone()[0])
     return running
-
-
-def _catching(run: object, errors: list[BaseException]) -> object:
-    def wrapped() -> None:
-        try:
-            run()  # type: ignore[operator]
-        except BaseException as exc:
-            errors.append(exc)
-    return wrapped
 
 
 def _fresh_database(url: str) -> None:
