@@ -17,10 +17,11 @@ from labelop.annotations.models import Task
 from labelop.assets.ingest import FORMATS
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
+from labelop.core.addresses import Refused, vetted_target
 from labelop.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from labelop.inference.local import LocalModel, WeightsMismatch, local_models
 from labelop.inference.models import ModelEndpoint, Prediction, Runs
-from labelop.inference.outbound import Refused, post_image, vetted_target
+from labelop.inference.outbound import post_image
 from labelop.jobs.models import Job
 from labelop.jobs.services import job_create, job_progress
 from labelop.permissions import Action, Actor, require

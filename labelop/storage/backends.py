@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+from labelop.core.addresses import Refused, vetted_target
 from labelop.core.errors import Invalid
 
 READ_SIZE = 256 * 1024
@@ -272,8 +273,6 @@ class S3Backend(Backend):
         """An endpoint on the private network is the usual case (MinIO, Ceph beside the
         servers); one on a link-local address is where cloud metadata services answer, and
         the probe would send them a request: refused, as for model endpoints."""
-        from labelop.inference.outbound import Refused, vetted_target
-
         params = super().validate(params)
         if params.get("endpoint_url"):
             try:
