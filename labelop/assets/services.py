@@ -40,7 +40,13 @@ from labelop.privacy.profiles import download_refusal, sees_redacted, storage_re
 from labelop.projects.models import Project
 from labelop.storage.backends import StorageError
 from labelop.storage.models import StorageLocation
-from labelop.storage.services import backend_for, default_location, object_put, object_read
+from labelop.storage.services import (
+    backend_for,
+    default_location,
+    is_own_key,
+    object_put,
+    object_read,
+)
 
 IMPORT_BATCH = 50  # images recorded per transaction: a second's work, lost at most on a crash
 
@@ -225,7 +231,7 @@ def import_start(*, actor: Actor, project: Project, folder: str | None = None,
         source = StorageLocation.objects.filter(name=location_name).first()
         if source is None:
             raise NotFound("No storage location by that name.", code="location_not_found")
-        if prefix.startswith("p") and prefix[1:].split("/", 1)[0].isdigit():
+        if is_own_key(prefix):
             raise Invalid("That prefix holds LabelOp's own objects.", code="import_prefix_refused")
         params = {"location": source.pk, "prefix": prefix}
     from labelop.assets.jobs import import_run_job

@@ -160,6 +160,9 @@ def _reserve(actor: Actor | None, project: Project, name: str, *, inline: bool) 
     return snapshot
 
 
+WRITER_GONE = "its writer stopped without finishing"
+
+
 def _refuse_while_pending(project: Project) -> None:
     pending = (Snapshot.objects.filter(project=project, status=SnapshotStatus.PENDING)
                .select_related("job").first())
@@ -167,7 +170,7 @@ def _refuse_while_pending(project: Project) -> None:
         return
     # Written in a request: its writer held the lock that the caller holds now, so it is gone.
     if pending.job is None or job_stopped(pending.job):
-        _fail(pending, reason="its writer stopped without finishing")  # the name is free again
+        _fail(pending, reason=WRITER_GONE)  # the name is free again
         return
     raise Conflict(f"Snapshot {pending.name!r} is still being written; its job tells the "
                    "progress.", code="snapshot_in_progress", snapshot=pending.pk,
@@ -183,7 +186,7 @@ def snapshots_recover() -> int:
         # New pending rows are made only under the lock, and _fail acts on pending rows
         # only: no need to hold the lock (and make a request meanwhile answer 409).
         if not alive(f"snapshot-writer:{pending.project_id}"):
-            _fail(pending, reason="its writer stopped without finishing")
+            _fail(pending, reason=WRITER_GONE)
             given_up += 1
     return given_up
 

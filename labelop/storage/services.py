@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -82,6 +83,16 @@ def _read_kek(location: StorageLocation, kek_id: str) -> crypto.Kek:
 
 
 # ---------------------------------------------------------------- objects
+
+# LabelOp keeps its objects under p<project>/ in every location; the rest of a location (a
+# bucket that is also an import source) is the customer's, never LabelOp's to import or sweep.
+_OWN = re.compile(r"p\d+(/|$)")
+
+
+def is_own_key(key: str) -> bool:
+    """Whether a key (or a key prefix) lies in LabelOp's own part of a location."""
+    return _OWN.match(key) is not None
+
 
 def object_put(location: StorageLocation, key: str, *parts: Iterable[bytes]) -> int:
     """Store an object of one or more parts (each encrypted on its own, as the location

@@ -7,7 +7,6 @@ write whose row is still to commit."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,14 +15,9 @@ from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.permissions import Action, Actor, require
 from labelop.storage.models import StorageLocation
-from labelop.storage.services import backend_for
+from labelop.storage.services import backend_for, is_own_key
 
 GRACE = timedelta(hours=1)
-
-
-# LabelOp writes its objects under p<project>/; anything else in a location is not its own
-# (a bucket that is also an import source holds the customer's files) and is never touched.
-OWN_KEY = re.compile(r"p\d+/")
 
 
 def unnamed(location: StorageLocation, *, older_than: timedelta = GRACE) -> Iterator[str]:
@@ -32,7 +26,7 @@ def unnamed(location: StorageLocation, *, older_than: timedelta = GRACE) -> Iter
     named = _named(location)
     cutoff = time.time() - older_than.total_seconds()
     for key, written in backend_for(location).list_objects():
-        if written < cutoff and key not in named and OWN_KEY.match(key):
+        if written < cutoff and key not in named and is_own_key(key):
             yield key
 
 
