@@ -40,7 +40,11 @@ def worker_id() -> str:
 
 def worker_lock(worker: str) -> Held:
     """Taken by the worker `worker` for its whole life; free once it is gone."""
-    return Held(f"labelop-worker:{worker}")
+    return Held(_lock_name(worker))
+
+
+def _lock_name(worker: str) -> str:
+    return f"labelop-worker:{worker}"
 
 
 def jobs_recover() -> int:
@@ -50,7 +54,7 @@ def jobs_recover() -> int:
     for result in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).only(
             "id", "worker_ids"):
         last = result.worker_ids[-1] if result.worker_ids else ""
-        if not last.startswith(PREFIX) or alive(f"labelop-worker:{last}"):
+        if not last.startswith(PREFIX) or alive(_lock_name(last)):
             continue
         seen += _recover(result)
     return seen
@@ -59,7 +63,7 @@ def jobs_recover() -> int:
 def _recover(seen: DBTaskResult) -> int:
     worker_ids = seen.worker_ids
     with transaction.atomic():
-        result = (DBTaskResult.objects.select_for_update()
+        result = (DBTaskResult.objects.select_for_update(no_key=True)
                   .filter(pk=seen.pk, status=TaskResultStatus.RUNNING).first())
         if result is None or result.worker_ids != worker_ids:  # another worker saw to it
             return 0
