@@ -100,8 +100,8 @@ print(json.dumps({"small": small.pk, "large": large.pk, "fresh": fresh,
 
 PROOF = """
 import django, hashlib, io, json, sys, zipfile
+from collections import Counter
 django.setup()
-from django.db.models import Count
 from django_tasks_db.models import DBTaskResult
 from labelop.annotations.models import AnnotationRevision
 from labelop.assets.models import Asset
@@ -162,11 +162,8 @@ for snapshot in Snapshot.objects.select_related("location"):
     if snapshot.status == "sealed":
         ok, _ = verify(b"".join(signed_file(snapshot)))
         snapshots["bad"] += not ok
-applied = AuditEvent.objects.filter(action="labels.imported").values_list("details", flat=True)
-per_job = {}
-for details in applied:
-    job = json.loads(details)["job"]
-    per_job[job] = per_job.get(job, 0) + 1
+per_job = Counter(json.loads(details)["job"] for details in AuditEvent.objects.filter(
+    action="labels.imported").values_list("details", flat=True))
 twice = [job for job, n in per_job.items() if n > 1]
 chain = chain_verify(actor=None)
 results = list(DBTaskResult.objects.all())
