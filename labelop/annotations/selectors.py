@@ -10,6 +10,7 @@ from labelop.annotations import shapes as shape_rules
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskState
 from labelop.core.errors import NotFound
 from labelop.core.pagination import Page, paginate
+from labelop.core.prepared import Prepared
 from labelop.permissions import Action, Actor, remember_role, require, scope
 from labelop.projects.models import Membership, Project
 
@@ -49,11 +50,11 @@ TASK_COLUMNS = ("id", "project_id", "asset_id", "state", "assignee_id", "version
                 "asset__height", "asset__orientation", "assignee__id", "assignee__username")
 
 
-def _with_role(actor: Actor, qs: QuerySet[Task]) -> QuerySet[Task]:
+def _with_role(user_id: int, qs: QuerySet[Task]) -> QuerySet[Task]:
     """The caller's role in the task's project and what its policy needs, fetched with the
     task (see remember_role)."""
     role = Membership.objects.filter(project=OuterRef("project_id"),
-                                     user=actor.user).values("role")[:1]
+                                     user_id=user_id).values("role")[:1]
     return qs.annotate(caller_role=Subquery(role), project_sensitivity=F("project__sensitivity"),
                        project_policy=F("project__policy"))
 
@@ -67,10 +68,14 @@ def _found(actor: Actor, task: Task | None, action: Action) -> Task:
     return task
 
 
+# The editor's and API clients' most frequent read, compiled once (see core.prepared).
+_TASK = Prepared(lambda task_id, user_id: _with_role(user_id, Task.objects.select_related(
+    "asset", "assignee").only(*TASK_COLUMNS)).filter(pk=task_id), task_id=int, user_id=int)
+
+
 def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    tasks = _with_role(actor, Task.objects.select_related("asset", "assignee")
-                       .only(*TASK_COLUMNS)).filter(pk=task_id)
-    return _found(actor, next(iter(tasks), None), action)  # not .first(): no ORDER BY
+    tasks = _TASK(task_id=task_id, user_id=actor.user.pk)
+    return _found(actor, tasks[0] if tasks else None, action)
 
 
 def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:
@@ -88,7 +93,7 @@ def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Ta
 
 def annotation_get(*, actor: Actor, task_id: int) -> tuple[Task, Annotation | None]:
     """The task and its annotation read together: the version and the shapes always match."""
-    task = _found(actor, _with_role(actor, Task.objects.select_related(
+    task = _found(actor, _with_role(actor.user.pk, Task.objects.select_related(
         "asset", "assignee", "annotation", "annotation__updated_by")
         .only(*TASK_COLUMNS, "annotation__task_id", "annotation__shapes",
               "annotation__updated_at", "annotation__updated_by__id",
