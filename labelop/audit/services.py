@@ -97,7 +97,9 @@ def record(
         action=AuditAction(action).value, project=project, target=target[:255],
         details=canonical_details(details), ip=_normalized_ip(ip or client_ip.get()),
     )
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two round trips fewer on every audited
+    # request): an append that fails fails the whole transaction, the change with it.
+    with transaction.atomic(savepoint=False):
         _append(event)
     return event
 
