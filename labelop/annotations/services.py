@@ -9,7 +9,7 @@ from itertools import cycle
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from labelop.accounts.models import User
@@ -27,7 +27,8 @@ from labelop.annotations.states import Event, after, allows, resolved
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid, NotFound
-from labelop.permissions import Action, Actor, require
+from labelop.core.prepared import Prepared
+from labelop.permissions import Action, Actor, remember_role, require
 from labelop.projects.models import Membership, Project
 
 MAX_ASSIGN = 10_000  # tasks in one assignment call
@@ -225,19 +226,32 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
 
 # -- annotations -------------------------------------------------------------------------
 
-def task_for_update(task_id: int) -> Task:
-    """The task, locked for the rest of the transaction (its row only: the assignee join is
-    nullable, which PostgreSQL cannot lock), with what the services read of it."""
-    task = (Task.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("asset", "project", "assignee").filter(pk=task_id).first())
-    if task is None:
+# Where every task write starts, compiled once (see core.prepared): the task locked for the
+# rest of the transaction (its row only: the assignee join is nullable, which PostgreSQL
+# cannot lock), with what the services read of it and the caller's role in its project.
+_TASK_FOR_UPDATE = Prepared(lambda task_id, user_id: Task.objects.select_for_update(
+    of=("self",), no_key=True).select_related("asset", "project", "assignee").annotate(
+    caller_role=Subquery(Membership.objects.filter(project=OuterRef("project_id"),
+                                                   user_id=user_id).values("role")[:1]))
+    .filter(pk=task_id), task_id=int, user_id=int)
+# Read after the lock is held, so that it is the newest; who saved it is read on a conflict.
+_ANNOTATION = Prepared(lambda task_id: Annotation.objects.filter(task_id=task_id),
+                       task_id=int)
+
+
+def task_for_update(task_id: int, actor: Actor) -> Task:
+    found = _TASK_FOR_UPDATE(task_id=task_id, user_id=actor.user.pk)
+    if not found:
         raise NotFound("Not found.")
+    task = found[0]
+    remember_role(actor, task.project_id, task.caller_role,  # type: ignore[attr-defined]
+                  task.project.sensitivity, task.project.policy)
     return task
 
 
 def _current_shapes(task: Task) -> tuple[list[dict], Annotation | None]:
-    annotation = Annotation.objects.filter(task=task).select_related("updated_by").first()
-    return (annotation.shapes if annotation else []), annotation
+    found = _ANNOTATION(task_id=task.pk)
+    return (found[0].shapes if found else []), (found[0] if found else None)
 
 
 def annotation_state(task: Task, annotation: Annotation | None) -> dict:
@@ -256,7 +270,7 @@ def edit_event(actor: Actor, task: Task) -> Event:
 @transaction.atomic
 def annotation_save(*, actor: Actor, task_id: int, shapes: list, if_match: int) -> dict:
     """Save the task's shapes if nobody saved since version `if_match`; keep a revision."""
-    task = task_for_update(task_id)
+    task = task_for_update(task_id, actor)
     require(actor, Action.ANNOTATION_EDIT, task)
     event = edit_event(actor, task)
     state = after(task.state, event)
@@ -277,8 +291,12 @@ def annotation_save(*, actor: Actor, task_id: int, shapes: list, if_match: int) 
     if event != Event.CORRECT and task.started_at is None:
         task.started_at = now
     task.save(update_fields=["version", "shape_count", "state", "updated_at", "started_at"])
-    Annotation.objects.update_or_create(task=task, defaults={
-        "shapes": stored, "updated_at": now, "updated_by": actor.user})
+    if annotation is None:  # the task's row is locked: nobody else adds one meanwhile
+        Annotation.objects.create(task=task, shapes=stored, updated_at=now,
+                                  updated_by=actor.user)
+    else:
+        Annotation.objects.filter(task=task).update(shapes=stored, updated_at=now,
+                                                    updated_by=actor.user)
     AnnotationRevision.objects.create(task=task, version=task.version, shapes=stored,
                                       author=actor.user, author_name=actor.name, created_at=now)
     counts = shape_rules.label_counts(stored)
@@ -301,7 +319,7 @@ def _json(state: dict) -> dict:
 @transaction.atomic
 def task_submit(*, actor: Actor, task_id: int, version: int | None = None) -> Task:
     """Hand the work in: the annotation is locked for its annotator until review."""
-    task = task_for_update(task_id)
+    task = task_for_update(task_id, actor)
     require(actor, Action.TASK_SUBMIT, task)
     task.state = after(task.state, Event.SUBMIT)
     if version is not None and version != task.version:
@@ -337,7 +355,7 @@ def escalate_event(actor: Actor, task: Task) -> Event:
 @transaction.atomic
 def task_escalate(*, actor: Actor, task_id: int, reason: str, note: str = "") -> Escalation:
     """Flag a task nobody should label alone; it cannot be submitted until resolved."""
-    task = task_for_update(task_id)
+    task = task_for_update(task_id, actor)
     require(actor, Action.TASK_ESCALATE, task)
     reasons = task.project.escalation_reasons
     if reasons and reason not in reasons:
@@ -363,7 +381,7 @@ def escalation_resolve(*, actor: Actor, escalation_id: int, resolution: str) -> 
                   .filter(pk=escalation_id).first())
     if escalation is None:
         raise NotFound("Not found.")
-    task = task_for_update(escalation.task_id)
+    task = task_for_update(escalation.task_id, actor)
     require(actor, Action.TASK_VIEW, task)  # hidden tasks stay hidden: 404 before 403
     require(actor, Action.ESCALATION_RESOLVE, task)
     if escalation.resolved_at is not None:
