@@ -3,7 +3,7 @@ assigned tasks; anything else is a 404)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, QuerySet
 
 from labelop.accounts.selectors import user_id
 from labelop.annotations import shapes as shape_rules
@@ -11,8 +11,8 @@ from labelop.annotations.models import Annotation, AnnotationRevision, Task, Tas
 from labelop.core.errors import NotFound
 from labelop.core.pagination import Page, paginate
 from labelop.core.prepared import Prepared
-from labelop.permissions import Action, Actor, remember_role, require, scope
-from labelop.projects.models import Membership, Project
+from labelop.permissions import Action, Actor, remember_role, require, role_column, scope
+from labelop.projects.models import Project
 
 HISTORY_MAX = 50  # revisions per page: each is a whole annotation
 
@@ -50,12 +50,11 @@ TASK_COLUMNS = ("id", "project_id", "asset_id", "state", "assignee_id", "version
                 "asset__height", "asset__orientation", "assignee__id", "assignee__username")
 
 
-def _with_role(user_id: int, qs: QuerySet[Task]) -> QuerySet[Task]:
+def _with_role(caller_id: int, qs: QuerySet[Task]) -> QuerySet[Task]:
     """The caller's role in the task's project and what its policy needs, fetched with the
     task (see remember_role)."""
-    role = Membership.objects.filter(project=OuterRef("project_id"),
-                                     user_id=user_id).values("role")[:1]
-    return qs.annotate(caller_role=Subquery(role), project_sensitivity=F("project__sensitivity"),
+    return qs.annotate(caller_role=role_column(caller_id),
+                       project_sensitivity=F("project__sensitivity"),
                        project_policy=F("project__policy"))
 
 
@@ -69,12 +68,12 @@ def _found(actor: Actor, task: Task | None, action: Action) -> Task:
 
 
 # The editor's and API clients' most frequent read, compiled once (see core.prepared).
-_TASK = Prepared(lambda task_id, user_id: _with_role(user_id, Task.objects.select_related(
-    "asset", "assignee").only(*TASK_COLUMNS)).filter(pk=task_id), task_id=int, user_id=int)
+_TASK = Prepared(lambda task_id, caller_id: _with_role(caller_id, Task.objects.select_related(
+    "asset", "assignee").only(*TASK_COLUMNS)).filter(pk=task_id), task_id=int, caller_id=int)
 
 
 def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    tasks = _TASK(task_id=task_id, user_id=actor.user.pk)
+    tasks = _TASK(task_id=task_id, caller_id=actor.user.pk)
     return _found(actor, tasks[0] if tasks else None, action)
 
 

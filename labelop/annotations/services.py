@@ -9,7 +9,7 @@ from itertools import cycle
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from labelop.accounts.models import User
@@ -28,7 +28,7 @@ from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid, NotFound
 from labelop.core.prepared import Prepared
-from labelop.permissions import Action, Actor, remember_role, require
+from labelop.permissions import Action, Actor, remember_role, require, role_column
 from labelop.projects.models import Membership, Project
 
 MAX_ASSIGN = 10_000  # tasks in one assignment call
@@ -231,9 +231,7 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
 # cannot lock), with what the services read of it and the caller's role in its project.
 _TASK_FOR_UPDATE = Prepared(lambda task_id, user_id: Task.objects.select_for_update(
     of=("self",), no_key=True).select_related("asset", "project", "assignee").annotate(
-    caller_role=Subquery(Membership.objects.filter(project=OuterRef("project_id"),
-                                                   user_id=user_id).values("role")[:1]))
-    .filter(pk=task_id), task_id=int, user_id=int)
+    caller_role=role_column(user_id)).filter(pk=task_id), task_id=int, user_id=int)
 # Read after the lock is held, so that it is the newest; who saved it is read on a conflict.
 _ANNOTATION = Prepared(lambda task_id: Annotation.objects.filter(task_id=task_id),
                        task_id=int)

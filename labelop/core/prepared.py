@@ -24,6 +24,7 @@ from django.db.models.sql.compiler import SQLCompiler
 
 M = TypeVar("M", bound=Model)
 
+_BIGINT = (-(2**63), 2**63 - 1)
 # A value no real query passes, one per argument, by the argument's type.
 _MARKERS: dict[type, Callable[[int], Any]] = {
     int: lambda i: -(7_000_000_000_000 + i),
@@ -51,6 +52,9 @@ class Prepared(Generic[M]):
 
     def __call__(self, **values: Any) -> list[M]:
         compiled = self._compiled or self._compile()
+        if any(not _BIGINT[0] <= values[name] <= _BIGINT[1]
+               for name, kind in self._kinds.items() if kind is int):
+            return []  # no row has such an id; as the ORM does, not a database error
         params = list(compiled.params)
         for name, positions in compiled.slots.items():
             for position in positions:

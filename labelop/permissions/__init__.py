@@ -13,9 +13,10 @@ from labelop.permissions.policy import (
     remember_role,
     remember_roles,
     require,
+    role_column,
     role_in,
     scope,
 )
 
 __all__ = ["Action", "Actor", "Role", "can", "lacks_second_factor", "remember_role",
-           "remember_roles", "require", "role_in", "scope"]
+           "remember_roles", "require", "role_column", "role_in", "scope"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 
 from labelop.core.errors import Forbidden, NotFound
 from labelop.permissions.actions import Action, Principal, Role
@@ -65,6 +65,15 @@ def remember_roles(actor: Actor, project_ids: list[int]) -> None:
         "project_id", "role", "project__sensitivity", "project__policy")}
     for pk in missing:
         remember_role(actor, pk, *found.get(pk, (None, None, None)))
+
+
+def role_column(user_id: int, project: str = "project_id") -> Subquery:
+    """The user's role in the row's project (`project` names its column), as a column of
+    the query that reads the row; hand it to remember_role."""
+    from labelop.projects.models import Membership
+
+    return Subquery(Membership.objects.filter(project=OuterRef(project), user_id=user_id)
+                    .values("role")[:1])
 
 
 def remember_role(actor: Actor, project_id: int, role: str | None,

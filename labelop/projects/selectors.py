@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from labelop.core.errors import NotFound
 from labelop.core.pagination import Page, paginate
-from labelop.permissions import Action, Actor, remember_roles, require, scope
+from labelop.core.prepared import Prepared
+from labelop.permissions import (
+    Action,
+    Actor,
+    remember_role,
+    remember_roles,
+    require,
+    role_column,
+    scope,
+)
 from labelop.projects.models import Membership, Project
 
 
@@ -16,12 +25,21 @@ def project_list(*, actor: Actor, cursor: str | None = None, limit: int = 50) ->
     return page
 
 
+# Read by every project-scoped request, with the caller's role; compiled once (core.prepared).
+_PROJECT = Prepared(lambda project_id, user_id: Project.objects.annotate(
+    caller_role=role_column(user_id, project="pk")).filter(pk=project_id),
+    project_id=int, user_id=int)
+
+
 def project_get(*, actor: Actor, project_id: int, action: Action = Action.PROJECT_VIEW
                 ) -> Project:
     """The project if the actor may perform `action` on it (404 if it may not see it)."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
+    found = _PROJECT(project_id=project_id, user_id=actor.user.pk)
+    if not found:
         raise NotFound("Not found.")
+    project = found[0]
+    remember_role(actor, project.pk, project.caller_role,  # type: ignore[attr-defined]
+                  project.sensitivity, project.policy)
     require(actor, action, project)
     return project
 

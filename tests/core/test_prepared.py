@@ -50,3 +50,9 @@ def test_a_value_django_rewrites_is_refused_when_first_compiled(world: World) ->
 
     with pytest.raises(ValueError, match="name: not a plain parameter"):
         prepared(name="Scans")
+
+
+def test_an_id_past_64_bits_finds_nothing_instead_of_failing(labeled: World) -> None:
+    prepared = Prepared(_build, task_id=int, project_id=int)
+
+    assert prepared(task_id=10**23, project_id=labeled.project.pk) == []
