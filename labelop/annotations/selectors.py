@@ -73,8 +73,8 @@ _TASK = Prepared(lambda task_id, caller_id: _with_role(caller_id, Task.objects.s
 
 
 def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    tasks = _TASK(task_id=task_id, caller_id=actor.user.pk)
-    return _found(actor, tasks[0] if tasks else None, action)
+    found = _TASK(task_id=task_id, caller_id=actor.user.pk)
+    return _found(actor, found[0] if found else None, action)
 
 
 def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:
@@ -90,13 +90,18 @@ def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Ta
     return None
 
 
+# The editor's read of a task's shapes, compiled once too.
+_ANNOTATED_TASK = Prepared(lambda task_id, caller_id: _with_role(caller_id, Task.objects
+    .select_related("asset", "assignee", "annotation", "annotation__updated_by")
+    .only(*TASK_COLUMNS, "annotation__task_id", "annotation__shapes", "annotation__updated_at",
+          "annotation__updated_by__id", "annotation__updated_by__username"))
+    .filter(pk=task_id), task_id=int, caller_id=int)
+
+
 def annotation_get(*, actor: Actor, task_id: int) -> tuple[Task, Annotation | None]:
     """The task and its annotation read together: the version and the shapes always match."""
-    task = _found(actor, _with_role(actor.user.pk, Task.objects.select_related(
-        "asset", "assignee", "annotation", "annotation__updated_by")
-        .only(*TASK_COLUMNS, "annotation__task_id", "annotation__shapes",
-              "annotation__updated_at", "annotation__updated_by__id",
-              "annotation__updated_by__username")).filter(pk=task_id).first(), Action.TASK_VIEW)
+    found = _ANNOTATED_TASK(task_id=task_id, caller_id=actor.user.pk)
+    task = _found(actor, found[0] if found else None, Action.TASK_VIEW)
     try:
         return task, task.annotation
     except Annotation.DoesNotExist:
