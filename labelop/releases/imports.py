@@ -495,13 +495,13 @@ def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
 def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> None:
     """Every change in one transaction, the job's outcome included: the new shapes staged,
     their tasks locked and re-checked, then written by a few set-based statements."""
+    at = bulk.time_value(timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         _stage(cursor, plan.changes)
-        fresh = _unchanged(cursor, plan)
+        fresh = _claim(cursor, plan, at=at)
         if plan.new_labels:
             _add_to_schema(project, plan, actor)
-        _write(cursor, at=bulk.time_value(timezone.now()),
-               by=actor.user.pk if actor else None,
+        _write(cursor, at=at, by=actor.user.pk if actor else None,
                author_name=actor.name if actor else "console", project=project)
         record(actor=actor, action=AuditAction.LABELS_IMPORTED, project=project,
                target=f"project:{project.pk}", details={
@@ -529,25 +529,25 @@ def _stage(cursor: Any, changes: list[_Change]) -> None:
          bulk.json_value(shape_rules.label_counts(c.after))) for c in changes))
 
 
-def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
-    """The changes whose tasks nobody changed since the plan read them, their tasks now
-    locked; the others leave the stage and are reported."""
+def _claim(cursor: Any, plan: _Plan, *, at: Any) -> list[_Change]:
+    """Each staged task a version on, if nobody changed it since the plan read it (nor
+    accepted it): the update's own row locks make the check and the write one step. The
+    changes whose tasks moved on leave the stage and are reported."""
     task = Task._meta.db_table
-    lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
-    cursor.execute(f"SELECT id, version, state FROM {task} "  # noqa: S608 - names only
-                   f"WHERE id IN (SELECT task_id FROM {_STAGE}){lock}")
-    now = {pk: (version, state) for pk, version, state in cursor.fetchall()}
+    cursor.execute(f"UPDATE {task} SET version = {task}.version + 1, "  # noqa: S608 - names
+                   f"shape_count = s.n, updated_at = %s FROM {_STAGE} s "
+                   f"WHERE {task}.id = s.task_id AND {task}.version = s.version "
+                   f"AND {task}.state <> %s RETURNING {task}.id", [at, TaskState.ACCEPTED])
+    claimed = {pk for (pk,) in cursor.fetchall()}
     fresh, stale = [], []
     for change in plan.changes:
-        version, state = now[change.target.task]
-        if version != change.target.version or state == TaskState.ACCEPTED:
-            stale.append(change)
-            plan.conflicts += 1
-            plan.error(change.target.name, "changed_meanwhile", f"Task "
-                       f"{change.target.task} changed while the import ran; import again "
-                       "to include it.")
-        else:
+        if change.target.task in claimed:
             fresh.append(change)
+            continue
+        stale.append(change)
+        plan.conflicts += 1
+        plan.error(change.target.name, "changed_meanwhile", f"Task {change.target.task} "
+                   "changed while the import ran; import again to include it.")
     if stale:
         cursor.executemany(f"DELETE FROM {_STAGE} WHERE task_id = %s",  # noqa: S608
                            [(c.target.task,) for c in stale])
@@ -555,10 +555,10 @@ def _unchanged(cursor: Any, plan: _Plan) -> list[_Change]:
 
 
 def _write(cursor: Any, *, at: Any, by: int | None, author_name: str, project: Project) -> None:
-    """The staged changes written: annotations replaced, revisions added, tasks a version on,
-    label counts replaced."""
+    """The staged changes written: annotations replaced, revisions added, label counts
+    replaced (their tasks were moved a version on by _claim)."""
     annotation, revision = Annotation._meta.db_table, AnnotationRevision._meta.db_table
-    task, task_label = Task._meta.db_table, TaskLabel._meta.db_table
+    task_label = TaskLabel._meta.db_table
     staged = f"SELECT task_id FROM {_STAGE}"  # noqa: S608 - table names only, here and below
     # Label counts come out of the stage's {label: count} objects, by the database's own
     # JSON functions: half the time of sending a row per task and label.
@@ -571,8 +571,6 @@ def _write(cursor: Any, *, at: Any, by: int | None, author_name: str, project: P
         (f"INSERT INTO {revision} (task_id, version, shapes, author_id, author_name, "  # noqa: S608
          f"created_at) SELECT task_id, version + 1, shapes, %s, %s, %s FROM {_STAGE}",
          [by, author_name, at]),
-        (f"UPDATE {task} SET version = {task}.version + 1, shape_count = s.n, "  # noqa: S608
-         f"updated_at = %s FROM {_STAGE} s WHERE {task}.id = s.task_id", [at]),
         (f"DELETE FROM {task_label} WHERE task_id IN ({staged})", []),  # noqa: S608
         (f"INSERT INTO {task_label} (project_id, task_id, label, shapes) "  # noqa: S608
          f"SELECT %s, s.task_id, j.key, CAST(j.value AS integer) FROM {_STAGE} s, {each} j",
