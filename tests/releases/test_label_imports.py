@@ -367,3 +367,28 @@ def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
     assert Annotation.objects.get(task=first).shapes == [saved]
     assert [s["x"] for s in Annotation.objects.get(task=second).shapes] == [20]
     assert AnnotationRevision.objects.filter(task=first).count() == 1
+
+
+def test_a_task_accepted_while_the_import_ran_is_left_alone_and_reported(
+        world: World, data_dir, monkeypatch) -> None:
+    project = _project(world, "target")
+    first, second = _images(project, world.users["owner"], 2)
+    data = _coco([{"id": i + 1, "file_name": f"photo-{i}.jpg", "width": 200, "height": 150}
+                  for i in range(2)],
+                 [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [20, 20, 10, 10]}
+                  for i in range(2)])
+    planned = imports._plan
+
+    def accepted_after_the_plan(*args):  # its version stays: only its state says so
+        plan = planned(*args)
+        Task.objects.filter(pk=first.pk).update(state=TaskState.ACCEPTED)
+        return plan
+
+    monkeypatch.setattr(imports, "_plan", accepted_after_the_plan)
+    job = _import(world, project, data, "instances.json", format="coco")
+
+    assert job.result["tasks_changed"] == 1
+    assert [e["code"] for e in job.result["errors"]] == ["changed_meanwhile"]
+    assert not Annotation.objects.filter(task=first).exists()
+    assert Task.objects.get(pk=first.pk).version == 0
+    assert [s["x"] for s in Annotation.objects.get(task=second).shapes] == [20]
