@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -342,24 +343,35 @@ def test_an_import_of_someone_no_longer_owner_is_not_applied(world: World, data_
     assert not AuditEvent.objects.filter(action="labels.imported").exists()
 
 
-def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
-        world: World, data_dir, monkeypatch) -> None:
+def _two_photos_and_their_boxes(world: World) -> tuple[Project, Task, Task, bytes]:
     project = _project(world, "target")
     first, second = _images(project, world.users["owner"], 2)
     data = _coco([{"id": i + 1, "file_name": f"photo-{i}.jpg", "width": 200, "height": 150}
                   for i in range(2)],
                  [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [20, 20, 10, 10]}
                   for i in range(2)])
-    saved = {"id": "s", "type": "bbox", "label": "car", "x": 1, "y": 2, "w": 3, "h": 4}
+    return project, first, second, data
+
+
+def _meanwhile(monkeypatch, change: Callable[[], object]) -> None:
+    """`change` runs between the import's reading of the tasks and its writing."""
     planned = imports._plan
 
-    def someone_saves_after_the_plan(*args):  # between reading the tasks and writing them
+    def plan_then_change(*args):
         plan = planned(*args)
-        annotation_save(actor=Actor(user=world.users["owner"]), task_id=first.pk,
-                        shapes=SHAPE_LIST.validate_python([saved]), if_match=0)
+        change()
         return plan
 
-    monkeypatch.setattr(imports, "_plan", someone_saves_after_the_plan)
+    monkeypatch.setattr(imports, "_plan", plan_then_change)
+
+
+def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
+        world: World, data_dir, monkeypatch) -> None:
+    project, first, second, data = _two_photos_and_their_boxes(world)
+    saved = {"id": "s", "type": "bbox", "label": "car", "x": 1, "y": 2, "w": 3, "h": 4}
+    _meanwhile(monkeypatch, lambda: annotation_save(
+        actor=Actor(user=world.users["owner"]), task_id=first.pk,
+        shapes=SHAPE_LIST.validate_python([saved]), if_match=0))
     job = _import(world, project, data, "instances.json", format="coco")
 
     assert job.result["tasks_changed"] == 1
@@ -371,20 +383,10 @@ def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
 
 def test_a_task_accepted_while_the_import_ran_is_left_alone_and_reported(
         world: World, data_dir, monkeypatch) -> None:
-    project = _project(world, "target")
-    first, second = _images(project, world.users["owner"], 2)
-    data = _coco([{"id": i + 1, "file_name": f"photo-{i}.jpg", "width": 200, "height": 150}
-                  for i in range(2)],
-                 [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [20, 20, 10, 10]}
-                  for i in range(2)])
-    planned = imports._plan
-
-    def accepted_after_the_plan(*args):  # its version stays: only its state says so
-        plan = planned(*args)
-        Task.objects.filter(pk=first.pk).update(state=TaskState.ACCEPTED)
-        return plan
-
-    monkeypatch.setattr(imports, "_plan", accepted_after_the_plan)
+    project, first, second, data = _two_photos_and_their_boxes(world)
+    # Its version stays: only its state says it moved on.
+    _meanwhile(monkeypatch, lambda: Task.objects.filter(pk=first.pk).update(
+        state=TaskState.ACCEPTED))
     job = _import(world, project, data, "instances.json", format="coco")
 
     assert job.result["tasks_changed"] == 1
