@@ -244,10 +244,9 @@ def token_authenticate(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if it is unknown, expired or revoked."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    found = _TOKEN(digest=_digest(raw))
-    if not found:
+    token = _TOKEN.one(digest=_digest(raw))
+    if token is None:
         return None
-    token = found[0]
     now = timezone.now()
     if not token.is_usable(now) or not token.user.is_active:
         return None

@@ -73,8 +73,7 @@ _TASK = Prepared(lambda task_id, caller_id: _with_role(caller_id, Task.objects.s
 
 
 def task_get(*, actor: Actor, task_id: int, action: Action = Action.TASK_VIEW) -> Task:
-    found = _TASK(task_id=task_id, caller_id=actor.user.pk)
-    return _found(actor, found[0] if found else None, action)
+    return _found(actor, _TASK.one(task_id=task_id, caller_id=actor.user.pk), action)
 
 
 def next_task(*, actor: Actor, project: Project, after: int | None = None) -> Task | None:
@@ -100,8 +99,8 @@ _ANNOTATED_TASK = Prepared(lambda task_id, caller_id: _with_role(caller_id, Task
 
 def annotation_get(*, actor: Actor, task_id: int) -> tuple[Task, Annotation | None]:
     """The task and its annotation read together: the version and the shapes always match."""
-    found = _ANNOTATED_TASK(task_id=task_id, caller_id=actor.user.pk)
-    task = _found(actor, found[0] if found else None, Action.TASK_VIEW)
+    task = _found(actor, _ANNOTATED_TASK.one(task_id=task_id, caller_id=actor.user.pk),
+                  Action.TASK_VIEW)
     try:
         return task, task.annotation
     except Annotation.DoesNotExist:

@@ -229,27 +229,26 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
 # Where every task write starts, compiled once (see core.prepared): the task locked for the
 # rest of the transaction (its row only: the assignee join is nullable, which PostgreSQL
 # cannot lock), with what the services read of it and the caller's role in its project.
-_TASK_FOR_UPDATE = Prepared(lambda task_id, user_id: Task.objects.select_for_update(
+_TASK_FOR_UPDATE = Prepared(lambda task_id, caller_id: Task.objects.select_for_update(
     of=("self",), no_key=True).select_related("asset", "project", "assignee").annotate(
-    caller_role=role_column(user_id)).filter(pk=task_id), task_id=int, user_id=int)
+    caller_role=role_column(caller_id)).filter(pk=task_id), task_id=int, caller_id=int)
 # Read after the lock is held, so that it is the newest; who saved it is read on a conflict.
 _ANNOTATION = Prepared(lambda task_id: Annotation.objects.filter(task_id=task_id),
                        task_id=int)
 
 
 def task_for_update(task_id: int, actor: Actor) -> Task:
-    found = _TASK_FOR_UPDATE(task_id=task_id, user_id=actor.user.pk)
-    if not found:
+    task = _TASK_FOR_UPDATE.one(task_id=task_id, caller_id=actor.user.pk)
+    if task is None:
         raise NotFound("Not found.")
-    task = found[0]
     remember_role(actor, task.project_id, task.caller_role,  # type: ignore[attr-defined]
                   task.project.sensitivity, task.project.policy)
     return task
 
 
 def _current_shapes(task: Task) -> tuple[list[dict], Annotation | None]:
-    found = _ANNOTATION(task_id=task.pk)
-    return (found[0].shapes if found else []), (found[0] if found else None)
+    annotation = _ANNOTATION.one(task_id=task.pk)
+    return (annotation.shapes if annotation else []), annotation
 
 
 def annotation_state(task: Task, annotation: Annotation | None) -> dict:

@@ -46,11 +46,14 @@ class _Compiled:
 
 
 class Prepared(Generic[M]):
+    """`build(**markers)` makes the queryset; `kinds` names each argument's type."""
+
     def __init__(self, build: Callable[..., QuerySet[M]], **kinds: type) -> None:
         self._build, self._kinds = build, kinds
         self._compiled: _Compiled | None = None
 
-    def __call__(self, **values: Any) -> list[M]:
+    def all(self, **values: Any) -> list[M]:
+        """The rows for these values, as model instances."""
         compiled = self._compiled or self._compile()
         if any(not _BIGINT[0] <= values[name] <= _BIGINT[1]
                for name, kind in self._kinds.items() if kind is int):
@@ -62,10 +65,10 @@ class Prepared(Generic[M]):
         with connections[compiled.alias].cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
-        model = compiled.compiler.klass_info["model"]
-        found = []
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        model = compiled.compiler.klass_info["model"]
+        found = []
         for row in rows:
             obj = model.from_db(compiled.alias, compiled.init_list, row[compiled.fields])
             for populator in compiled.populators:
@@ -74,6 +77,11 @@ class Prepared(Generic[M]):
                 setattr(obj, name, row[position])
             found.append(obj)
         return found
+
+    def one(self, **values: Any) -> M | None:
+        """The row for these values (a query by a unique key), or None."""
+        found = self.all(**values)
+        return found[0] if found else None
 
     def _compile(self) -> _Compiled:
         markers = {name: _MARKERS[kind](i) for i, (name, kind) in enumerate(self._kinds.items())}

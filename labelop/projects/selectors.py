@@ -26,18 +26,17 @@ def project_list(*, actor: Actor, cursor: str | None = None, limit: int = 50) ->
 
 
 # Read by every project-scoped request, with the caller's role; compiled once (core.prepared).
-_PROJECT = Prepared(lambda project_id, user_id: Project.objects.annotate(
-    caller_role=role_column(user_id, project="pk")).filter(pk=project_id),
-    project_id=int, user_id=int)
+_PROJECT = Prepared(lambda project_id, caller_id: Project.objects.annotate(
+    caller_role=role_column(caller_id, project="pk")).filter(pk=project_id),
+    project_id=int, caller_id=int)
 
 
 def project_get(*, actor: Actor, project_id: int, action: Action = Action.PROJECT_VIEW
                 ) -> Project:
     """The project if the actor may perform `action` on it (404 if it may not see it)."""
-    found = _PROJECT(project_id=project_id, user_id=actor.user.pk)
-    if not found:
+    project = _PROJECT.one(project_id=project_id, caller_id=actor.user.pk)
+    if project is None:
         raise NotFound("Not found.")
-    project = found[0]
     remember_role(actor, project.pk, project.caller_role,  # type: ignore[attr-defined]
                   project.sensitivity, project.policy)
     require(actor, action, project)

@@ -31,28 +31,29 @@ def test_each_call_runs_with_its_own_values_and_matches_the_queryset(labeled: Wo
     project = labeled.project
 
     for task in labeled.tasks:  # the first assigned (a related row), the others not (None)
-        (found,) = prepared(task_id=task.pk, project_id=project.pk)
+        (found,) = prepared.all(task_id=task.pk, project_id=project.pk)
         (plain,) = _build(task.pk, project.pk)
         assert _seen(found) == _seen(plain)
         assert found.created_at.tzinfo is not None  # converters applied, as the ORM does
+        assert prepared.one(task_id=task.pk, project_id=project.pk).pk == task.pk  # type: ignore[union-attr]
     assert labeled.tasks[0].assignee_id == labeled.users["annotator"].pk
 
 
 def test_no_row_is_an_empty_list(labeled: World) -> None:
     prepared = Prepared(_build, task_id=int, project_id=int)
 
-    assert prepared(task_id=labeled.tasks[0].pk, project_id=labeled.other_project.pk) == []
-    assert prepared(task_id=987654, project_id=labeled.project.pk) == []
+    assert prepared.all(task_id=labeled.tasks[0].pk, project_id=labeled.other_project.pk) == []
+    assert prepared.one(task_id=987654, project_id=labeled.project.pk) is None
 
 
 def test_a_value_django_rewrites_is_refused_when_first_compiled(world: World) -> None:
     prepared = Prepared(lambda name: Project.objects.filter(name__contains=name), name=str)
 
     with pytest.raises(ValueError, match="name: not a plain parameter"):
-        prepared(name="Scans")
+        prepared.all(name="Scans")
 
 
 def test_an_id_past_64_bits_finds_nothing_instead_of_failing(labeled: World) -> None:
     prepared = Prepared(_build, task_id=int, project_id=int)
 
-    assert prepared(task_id=10**23, project_id=labeled.project.pk) == []
+    assert prepared.all(task_id=10**23, project_id=labeled.project.pk) == []
