@@ -7,8 +7,9 @@ call runs its SQL with the real values and makes model instances as Django's Mod
 does, select_related and annotations included.
 
 Only values may vary: the build must pass each argument to the query as a plain parameter
-(`pk=task_id`, not `name__contains=name`, which Django rewrites; that is refused when the
-query is first compiled). Anything else the build reads is fixed at its first call.
+(`pk=task_id`, not `name__contains=name` nor `pk=min(task_id, n)`). The first call compiles
+the build twice, with two sets of markers, and refuses it unless the two differ in exactly
+the arguments' places. Anything else the build reads is fixed at its first call.
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
 _BIGINT = (-(2**63), 2**63 - 1)
-# A value no real query passes, one per argument, by the argument's type.
-_MARKERS: dict[type, Callable[[int], Any]] = {
-    int: lambda i: -(7_000_000_000_000 + i),
-    str: lambda i: f"\x1flabelop-prepared-{i}",
+# Values no real query passes, one per argument and round, by the argument's type: positive
+# 32-bit ints (a negative or larger one is out of some fields' range, and Django drops the
+# condition), strings of other lengths and cases in the two rounds.
+_MARKERS: dict[type, Callable[[int, int], Any]] = {
+    int: lambda i, round: 2_100_000_000 + 1000 * round + i,
+    str: lambda i, round: f"\x1fLabelOp-Prepared-{i}" if round else f"\x1fprepared{i}",
 }
 
 
@@ -39,6 +44,7 @@ class _Compiled:
     params: tuple
     slots: dict[str, tuple[int, ...]]  # argument -> where its value goes in params
     compiler: SQLCompiler  # what turns rows into instances: klass_info, annotation_col_map
+    locks: bool  # select_for_update: only inside a transaction, as Django requires
     converters: dict
     init_list: list[str]
     fields: slice
@@ -62,7 +68,11 @@ class Prepared(Generic[M]):
         for name, positions in compiled.slots.items():
             for position in positions:
                 params[position] = values[name]
-        with connections[compiled.alias].cursor() as cursor:
+        connection = connections[compiled.alias]
+        if compiled.locks and connection.get_autocommit():
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction.")
+        with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
@@ -84,19 +94,24 @@ class Prepared(Generic[M]):
         return found[0] if found else None
 
     def _compile(self) -> _Compiled:
-        markers = {name: _MARKERS[kind](i) for i, (name, kind) in enumerate(self._kinds.items())}
-        queryset = self._build(**markers)
-        compiler = queryset.query.get_compiler(using=queryset.db)
-        sql, params = compiler.as_sql()  # also fills select, klass_info and annotation_col_map
+        queryset, compiler, sql, params = self._sql(0)
+        _, _, other_sql, other_params = self._sql(1)
+        first, second = self._markers(0), self._markers(1)
         slots = {name: tuple(i for i, p in enumerate(params) if p == marker)
-                 for name, marker in markers.items()}
-        missing = [name for name, positions in slots.items() if not positions]
-        if missing:
-            raise ValueError(f"{', '.join(missing)}: not a plain parameter of the query")
+                 for name, marker in first.items()}
+        # The second round's markers put in the first round's places must give the second
+        # round's query exactly: nothing else moved with them, nothing rewrote them.
+        expected = list(params)
+        for name, positions in slots.items():
+            for i in positions:
+                expected[i] = second[name]
+        if other_sql != sql or not all(slots.values()) or other_params != expected:
+            raise ValueError("each argument must be a plain parameter of the query")
         columns = compiler.klass_info["select_fields"]
         fields = slice(columns[0], columns[-1] + 1)
         self._compiled = _Compiled(
             alias=queryset.db, sql=sql, params=tuple(params), slots=slots, compiler=compiler,
+            locks=queryset.query.select_for_update,
             converters=compiler.get_converters(
                 [column[0] for column in compiler.select[:compiler.col_count]]),
             init_list=[column[0].target.attname for column in compiler.select[fields]],
@@ -105,3 +120,19 @@ class Prepared(Generic[M]):
             populators=get_related_populators(  # type: ignore[call-arg]
                 compiler.klass_info, compiler.select, queryset.db))
         return self._compiled
+
+    def _markers(self, round: int) -> dict[str, Any]:
+        return {name: _MARKERS[kind](i, round) for i, (name, kind) in
+                enumerate(self._kinds.items())}
+
+    def _sql(self, round: int) -> tuple[QuerySet[M], SQLCompiler, str, list]:
+        queryset = self._build(**self._markers(round))
+        if (queryset._iterable_class is not ModelIterable
+                or queryset._prefetch_related_lookups):  # type: ignore[attr-defined]
+            raise ValueError("a prepared query makes model instances, without prefetches")
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        try:  # also fills select, klass_info and annotation_col_map
+            sql, params = compiler.as_sql()
+        except (EmptyResultSet, FullResultSet) as exc:  # Django dropped a condition
+            raise ValueError("each argument must be a plain parameter of the query") from exc
+        return queryset, compiler, sql, list(params)

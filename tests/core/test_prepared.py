@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.db.models import F, QuerySet
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.db.transaction import TransactionManagementError
 
 from labelop.annotations.models import Task
 from labelop.core.prepared import Prepared
 from labelop.projects.models import Project
-from tests.conftest import World
+from tests.conftest import World, make_user
 
 COLUMNS = ("id", "state", "version", "created_at", "asset__original_name", "asset__width",
            "assignee__username", "project__name")
@@ -46,11 +48,38 @@ def test_no_row_is_an_empty_list(labeled: World) -> None:
     assert prepared.one(task_id=987654, project_id=labeled.project.pk) is None
 
 
-def test_a_value_django_rewrites_is_refused_when_first_compiled(world: World) -> None:
-    prepared = Prepared(lambda name: Project.objects.filter(name__contains=name), name=str)
+@pytest.mark.parametrize("build", [
+    lambda name: Project.objects.filter(name__contains=name),  # Django wraps it in %...%
+    lambda name: Project.objects.filter(name=name.lower()),  # the build rewrites it
+    lambda name: Project.objects.filter(name=max(name, "m")),  # not always used
+    lambda name: Project.objects.filter(name__in=[name, name + "x"]),  # a second value
+    lambda name: Project.objects.filter(name=name).prefetch_related("memberships"),
+    lambda name: Project.objects.filter(name=name).values("pk"),  # not instances
+], ids=["contains", "lower", "max", "derived", "prefetch", "values"])
+def test_a_build_that_does_more_than_pass_its_value_is_refused(world: World, build) -> None:
+    with pytest.raises(ValueError, match=r"plain parameter|model instances"):
+        Prepared(build, name=str).all(name="Scans")
 
-    with pytest.raises(ValueError, match="name: not a plain parameter"):
-        prepared.all(name="Scans")
+
+def test_a_value_used_twice_and_on_a_small_field_is_substituted_everywhere(
+        labeled: World) -> None:
+    # version is a PositiveIntegerField: a marker out of its range would drop the condition.
+    prepared = Prepared(lambda n: Task.objects.filter(Q(pk=n) | Q(version=n)), n=int)
+    task = labeled.tasks[1]
+    Task.objects.filter(pk=labeled.tasks[2].pk).update(version=task.pk)
+
+    assert {t.pk for t in prepared.all(n=task.pk)} == {task.pk, labeled.tasks[2].pk}
+
+
+def test_a_locking_query_outside_a_transaction_is_refused(transactional_db: None) -> None:
+    owner = make_user("owner")
+    project = Project.objects.create(name="Scans", created_by=owner)
+    prepared = Prepared(lambda pk: Project.objects.select_for_update().filter(pk=pk), pk=int)
+
+    with pytest.raises(TransactionManagementError):
+        prepared.all(pk=project.pk)
+    with transaction.atomic():
+        assert prepared.one(pk=project.pk) == project
 
 
 def test_an_id_past_64_bits_finds_nothing_instead_of_failing(labeled: World) -> None:
