@@ -28,7 +28,7 @@ from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
 from labelop.core.errors import Conflict, Invalid, NotFound
 from labelop.core.prepared import Prepared
-from labelop.permissions import Action, Actor, remember_role, require, role_column
+from labelop.permissions import Action, Actor, require
 from labelop.projects.models import Membership, Project
 
 MAX_ASSIGN = 10_000  # tasks in one assignment call
@@ -228,21 +228,20 @@ def tasks_unassign(*, actor: Actor, project: Project, task_ids: list[int]) -> in
 
 # Where every task write starts, compiled once (see core.prepared): the task locked for the
 # rest of the transaction (its row only: the assignee join is nullable, which PostgreSQL
-# cannot lock), with what the services read of it and the caller's role in its project.
-_TASK_FOR_UPDATE = Prepared(lambda task_id, caller_id: Task.objects.select_for_update(
-    of=("self",), no_key=True).select_related("asset", "project", "assignee").annotate(
-    caller_role=role_column(caller_id)).filter(pk=task_id), task_id=int, caller_id=int)
+# cannot lock), with what the services read of it. The caller's role is read after the lock
+# is held (by the policy), so that a membership removed meanwhile counts.
+_TASK_FOR_UPDATE = Prepared(lambda task_id: Task.objects.select_for_update(
+    of=("self",), no_key=True).select_related("asset", "project", "assignee")
+    .filter(pk=task_id), task_id=int)
 # Read after the lock is held, so that it is the newest; who saved it is read on a conflict.
 _ANNOTATION = Prepared(lambda task_id: Annotation.objects.filter(task_id=task_id),
                        task_id=int)
 
 
-def task_for_update(task_id: int, actor: Actor) -> Task:
-    task = _TASK_FOR_UPDATE.one(task_id=task_id, caller_id=actor.user.pk)
+def task_for_update(task_id: int) -> Task:
+    task = _TASK_FOR_UPDATE.one(task_id=task_id)
     if task is None:
         raise NotFound("Not found.")
-    remember_role(actor, task.project_id, task.caller_role,  # type: ignore[attr-defined]
-                  task.project.sensitivity, task.project.policy)
     return task
 
 
@@ -267,7 +266,7 @@ def edit_event(actor: Actor, task: Task) -> Event:
 @transaction.atomic
 def annotation_save(*, actor: Actor, task_id: int, shapes: list, if_match: int) -> dict:
     """Save the task's shapes if nobody saved since version `if_match`; keep a revision."""
-    task = task_for_update(task_id, actor)
+    task = task_for_update(task_id)
     require(actor, Action.ANNOTATION_EDIT, task)
     event = edit_event(actor, task)
     state = after(task.state, event)
@@ -316,7 +315,7 @@ def _json(state: dict) -> dict:
 @transaction.atomic
 def task_submit(*, actor: Actor, task_id: int, version: int | None = None) -> Task:
     """Hand the work in: the annotation is locked for its annotator until review."""
-    task = task_for_update(task_id, actor)
+    task = task_for_update(task_id)
     require(actor, Action.TASK_SUBMIT, task)
     task.state = after(task.state, Event.SUBMIT)
     if version is not None and version != task.version:
@@ -352,7 +351,7 @@ def escalate_event(actor: Actor, task: Task) -> Event:
 @transaction.atomic
 def task_escalate(*, actor: Actor, task_id: int, reason: str, note: str = "") -> Escalation:
     """Flag a task nobody should label alone; it cannot be submitted until resolved."""
-    task = task_for_update(task_id, actor)
+    task = task_for_update(task_id)
     require(actor, Action.TASK_ESCALATE, task)
     reasons = task.project.escalation_reasons
     if reasons and reason not in reasons:
@@ -378,7 +377,7 @@ def escalation_resolve(*, actor: Actor, escalation_id: int, resolution: str) -> 
                   .filter(pk=escalation_id).first())
     if escalation is None:
         raise NotFound("Not found.")
-    task = task_for_update(escalation.task_id, actor)
+    task = task_for_update(escalation.task_id)
     require(actor, Action.TASK_VIEW, task)  # hidden tasks stay hidden: 404 before 403
     require(actor, Action.ESCALATION_RESOLVE, task)
     if escalation.resolved_at is not None:

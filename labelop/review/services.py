@@ -23,7 +23,7 @@ def review(*, actor: Actor, task_id: int, decision: Decision, comment: str = "",
            ) -> ReviewDecision:
     """Accept a submitted task, or send it back to its annotator with a comment. Accepting
     needs every redaction rule of the project confirmed."""
-    task = task_for_update(task_id, actor)
+    task = task_for_update(task_id)
     require(actor, Action.TASK_VIEW, task)  # hidden tasks stay hidden: 404 before 403
     require(actor, Action.TASK_REVIEW, task)
     state = after(task.state, Event.ACCEPT if decision == Decision.ACCEPT else Event.REJECT)
