@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 
 from labelop.core.errors import Forbidden, NotFound
+from labelop.core.prepared import Prepared
 from labelop.permissions.actions import Action, Principal, Role
 from labelop.permissions.actor import Actor
 from labelop.permissions.matrix import (
@@ -37,18 +38,30 @@ def _project_id_of(obj: Any) -> int | None:
     return getattr(obj, "project_id", None)
 
 
-def role_in(actor: Actor, project_id: int) -> Role | None:
-    """The actor's role in a project (None for non-members and out-of-scope tokens)."""
+def _membership(project_id: int, user_id: int) -> QuerySet:
     from labelop.projects.models import Membership
 
+    return (Membership.objects.filter(project_id=project_id, user_id=user_id)
+            .select_related("project").only("role", "project__sensitivity", "project__policy"))
+
+
+# Read on most requests (and after a task write's lock): compiled once, see core.prepared.
+_MEMBERSHIP = Prepared(_membership, project_id=int, user_id=int)
+
+
+def role_in(actor: Actor, project_id: int) -> Role | None:
+    """The actor's role in a project (None for non-members and out-of-scope tokens)."""
     if not actor.user.is_active:
         return None
     if actor.scoped_project_id is not None and actor.scoped_project_id != project_id:
         return None
     if project_id not in actor.roles:
-        found = (Membership.objects.filter(project_id=project_id, user=actor.user)
-                 .values_list("role", "project__sensitivity", "project__policy").first())
-        remember_role(actor, project_id, *(found or (None, None, None)))
+        found = _MEMBERSHIP.one(project_id=project_id, user_id=actor.user.pk)
+        if found is None:
+            remember_role(actor, project_id, None)
+        else:
+            remember_role(actor, project_id, found.role, found.project.sensitivity,
+                          found.project.policy)
     role = actor.roles[project_id]
     return Role(role) if role else None
 
