@@ -28,12 +28,12 @@ from django.db.transaction import TransactionManagementError
 M = TypeVar("M", bound=Model)
 
 _BIGINT = (-(2**63), 2**63 - 1)
-# Values no real query passes, one per argument and round, by the argument's type: positive
+# Values no real query passes, one per argument and turn, by the argument's type: positive
 # 32-bit ints (a negative or larger one is out of some fields' range, and Django drops the
-# condition), strings of other lengths and cases in the two rounds.
+# condition), strings of other lengths and cases in the two turns.
 _MARKERS: dict[type, Callable[[int, int], Any]] = {
-    int: lambda i, round: 2_100_000_000 + 1000 * round + i,
-    str: lambda i, round: f"\x1fLabelOp-Prepared-{i}" if round else f"\x1fprepared{i}",
+    int: lambda i, turn: 2_100_000_000 + 1000 * turn + i,
+    str: lambda i, turn: f"\x1fLabelOp-Prepared-{i}" if turn else f"\x1fprepared{i}",
 }
 
 
@@ -99,8 +99,8 @@ class Prepared(Generic[M]):
         first, second = self._markers(0), self._markers(1)
         slots = {name: tuple(i for i, p in enumerate(params) if p == marker)
                  for name, marker in first.items()}
-        # The second round's markers put in the first round's places must give the second
-        # round's query exactly: nothing else moved with them, nothing rewrote them.
+        # The second turn's markers put in the first turn's places must give the second
+        # turn's query exactly: nothing else moved with them, nothing rewrote them.
         expected = list(params)
         for name, positions in slots.items():
             for i in positions:
@@ -121,12 +121,12 @@ class Prepared(Generic[M]):
                 compiler.klass_info, compiler.select, queryset.db))
         return self._compiled
 
-    def _markers(self, round: int) -> dict[str, Any]:
-        return {name: _MARKERS[kind](i, round) for i, (name, kind) in
+    def _markers(self, turn: int) -> dict[str, Any]:
+        return {name: _MARKERS[kind](i, turn) for i, (name, kind) in
                 enumerate(self._kinds.items())}
 
-    def _sql(self, round: int) -> tuple[QuerySet[M], SQLCompiler, str, list]:
-        queryset = self._build(**self._markers(round))
+    def _sql(self, turn: int) -> tuple[QuerySet[M], SQLCompiler, str, list]:
+        queryset = self._build(**self._markers(turn))
         if (queryset._iterable_class is not ModelIterable
                 or queryset._prefetch_related_lookups):  # type: ignore[attr-defined]
             raise ValueError("a prepared query makes model instances, without prefetches")
