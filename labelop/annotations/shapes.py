@@ -3,6 +3,8 @@ bounds, and the diff between two sets of shapes (history, audit, snapshots)."""
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -167,6 +169,42 @@ def validate(shapes: list[BBox | Polygon | Tag | Redaction], *, labels: list[dic
         if not dumped.get("attributes"):
             dumped.pop("attributes", None)
         out.append({"id": sid, **dumped})
+    return out
+
+
+_BOX_KEYS = frozenset({"id", "type", "label", "x", "y", "w", "h"})
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # ShapeId
+_EXACT = 2**53  # an integer past this is not one float: the models' way decides
+
+
+def plain_boxes(shapes: list[dict], *, labels: dict[str, dict], width: int,
+                height: int) -> list[dict] | None:
+    """What `validate` stores for a list of plain boxes (an id, a box label, four numbers, no
+    attributes) that keeps every rule, without building a model per shape: most of a large
+    label import. None when any shape is not such a box or breaks a rule: the list then takes
+    SHAPE_LIST and `validate`, which say why. `labels` is the schema by name."""
+    out, ids = [], set()
+    for shape in shapes:
+        if shape.keys() != _BOX_KEYS or shape["type"] != "bbox":
+            return None
+        sid, name = shape["id"], shape["label"]
+        if type(sid) is not str or sid in ids or not _ID.fullmatch(sid) or type(name) is not str:
+            return None
+        label = labels.get(name)
+        if label is None or label["kind"] != "bbox":
+            return None
+        box = []
+        for value in (shape["x"], shape["y"], shape["w"], shape["h"]):
+            kind = type(value)  # exactly: JSON's true is no number
+            if not (math.isfinite(value) if kind is float else
+                    kind is int and abs(value) < _EXACT):
+                return None
+            box.append(float(value))
+        x, y, w, h = box
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+            return None
+        ids.add(sid)
+        out.append({"id": sid, "type": "bbox", "label": name, "x": x, "y": y, "w": w, "h": h})
     return out
 
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from pydantic import TypeAdapter, ValidationError
 
 from labelop.annotations import shapes as shape_rules
-from labelop.annotations.labels import MAX_LABELS, LabelName, LabelSchemaIn
+from labelop.annotations.labels import MAX_LABELS, LabelName, LabelSchemaIn, by_name
 from labelop.annotations.models import Annotation, AnnotationRevision, Task, TaskLabel, TaskState
 from labelop.annotations.services import id_ranges
 from labelop.assets.models import Asset
@@ -254,7 +254,7 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
     keep_regions = job.params["format"] != "labelop"
     # Shapes are checked against the schema with the labels added so far: a label joins
     # before the first shape that names it is checked.
-    schema = list(project.labels)
+    schema = by_name(project.labels)
     seen: set[int] = set()
     fitted: list[tuple[_Target, list[dict], str]] = []
     for item in formats.read(job.params["format"], path, name=job.params["file"]["name"]):
@@ -295,7 +295,7 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
         fitted.append((target, _fit(plan, item, target, labels, add_labels),
                        mode if not item.errors else "merge"))
         if len(schema) != len(project.labels) + len(plan.new_labels):
-            schema = [*project.labels, *_added_labels(plan, len(project.labels))]
+            schema = by_name([*project.labels, *_added_labels(plan, len(project.labels))])
         if len(fitted) == _CHUNK:
             _settle(plan, fitted, schema, keep_regions)
             fitted = []
@@ -303,7 +303,7 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
     return plan
 
 
-def _settle(plan: _Plan, chunk: list[tuple[_Target, list[dict], str]], schema: list[dict],
+def _settle(plan: _Plan, chunk: list[tuple[_Target, list[dict], str]], schema: dict[str, dict],
             keep_regions: bool) -> None:
     """Compare a chunk of fitted items with their tasks' shapes."""
     # A task without shapes (a new project's, often all of them) has nothing to read.
@@ -400,7 +400,7 @@ def _added_labels(plan: _Plan, start: int) -> list[dict]:
 
 
 def _compare(plan: _Plan, target: _Target, before: list[dict], imported: list[dict],
-             schema: list[dict], mode: str, *, keep_regions: bool) -> None:
+             schema: dict[str, dict], mode: str, *, keep_regions: bool) -> None:
     """Validate the task's new shapes as a save would; the ones that do not fit are dropped
     and named."""
     after = _valid(plan, target, imported, schema, taken={s["id"] for s in before})
@@ -437,10 +437,24 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict],
+def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: dict[str, dict],
            taken: set[str]) -> list[dict]:
-    """The shapes that pass the save's own checks, with fresh ids."""
+    """The shapes that pass the save's own checks (the schema's labels by name), with fresh
+    ids."""
     shapes = [{**s, "id": f"i{j}"} for j, s in enumerate(shapes, start=1)]
+    stored = shape_rules.plain_boxes(shapes, labels=schema, width=target.width,
+                                     height=target.height)
+    if stored is None:
+        stored = _checked(plan, target, shapes, list(schema.values()))
+    for shape in stored:  # never the id of a shape the task keeps (merge)
+        while shape["id"] in taken:
+            shape["id"] = f"i{hashlib.sha256(shape['id'].encode()).hexdigest()[:11]}"
+        taken.add(shape["id"])
+    return stored
+
+
+def _checked(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict]) -> list[dict]:
+    """The shapes that pass SHAPE_LIST and `validate`; each one that does not is named."""
     try:
         parsed = shape_rules.SHAPE_LIST.validate_python(shapes)
     except ValidationError as exc:
@@ -464,10 +478,6 @@ def _valid(plan: _Plan, target: _Target, shapes: list[dict], schema: list[dict],
                 plan.error(target.name, problem["code"], problem["message"])
             bad = {p["index"] for p in problems}
             parsed = [s for i, s in enumerate(parsed) if i not in bad]
-    for shape in stored:  # never the id of a shape the task keeps (merge)
-        while shape["id"] in taken:
-            shape["id"] = f"i{hashlib.sha256(shape['id'].encode()).hexdigest()[:11]}"
-        taken.add(shape["id"])
     return stored
 
 

@@ -5,6 +5,7 @@ never fails otherwise."""
 
 from __future__ import annotations
 
+import json
 import math
 
 from hypothesis import event, given, settings
@@ -69,3 +70,44 @@ def test_validation_stores_only_shapes_that_keep_the_rules(raw: list) -> None:
             assert len({tuple(p) for p in s["points"]}) >= 3
             assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in s["points"])
         assert all(math.isfinite(v) for k, v in s.items() if k in "xywh")
+
+
+# Mostly boxes that pass, with now and then a value, id or label that does not.
+def mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy:
+    return st.integers(0, 9).flatmap(lambda n: good if n else bad)  # one_of drops repeats
+
+
+value = mostly(st.one_of(st.floats(0.5, 20), st.integers(1, 20)),
+               st.one_of(coord, numbers, st.just(2**60)))
+box_with_id = st.fixed_dictionaries({
+    "id": mostly(st.sampled_from(["a", "b", "s1", "x.y:z-_9"]),
+                 st.one_of(st.text(max_size=4), st.integers(0, 3))),
+    "type": st.just("bbox"), "label": mostly(of_kind["bbox"], labels),
+    "x": value, "y": value, "w": value, "h": value})
+
+
+@settings(max_examples=700, deadline=None)
+@given(st.lists(mostly(box_with_id, shape), max_size=3))
+def test_plain_boxes_store_what_the_models_store(raw: list) -> None:
+    """The import's quick way for plain boxes either declines or stores exactly what
+    SHAPE_LIST and `validate` store, keys in the same order."""
+    fast = shape_rules.plain_boxes(raw, labels={label["name"]: label for label in LABELS},
+                                   width=WIDTH, height=HEIGHT)
+    try:
+        slow = shape_rules.validate(shape_rules.SHAPE_LIST.validate_python(raw), labels=LABELS,
+                                    width=WIDTH, height=HEIGHT, max_shapes=10)
+    except (ValidationError, Invalid):
+        slow = None
+    event("quick" if fast is not None else "declined")
+    if fast is not None:
+        assert slow is not None
+        assert json.dumps(fast) == json.dumps(slow)  # keys in order, 1.0 not 1
+
+
+def test_plain_boxes_take_the_usual_import() -> None:
+    boxes = [{"id": f"i{j}", "type": "bbox", "label": "car", "x": 3 * j, "y": 1.5, "w": 10,
+              "h": 20} for j in range(5)]
+    stored = shape_rules.plain_boxes(boxes, labels={"car": LABELS[0]}, width=WIDTH,
+                                     height=HEIGHT)
+    assert stored == [{**b, "x": float(b["x"]), "w": 10.0, "h": 20.0} for b in boxes]
+    assert type(stored[0]["x"]) is float
