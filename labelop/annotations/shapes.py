@@ -3,7 +3,6 @@ bounds, and the diff between two sets of shapes (history, audit, snapshots)."""
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from typing import Annotated, Any, Literal
@@ -174,7 +173,8 @@ def validate(shapes: list[BBox | Polygon | Tag | Redaction], *, labels: list[dic
 
 _BOX_KEYS = frozenset({"id", "type", "label", "x", "y", "w", "h"})
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # ShapeId
-_EXACT = 2**53  # an integer past this is not one float: the models' way decides
+_NUMBERS = frozenset({int, float})  # exactly: JSON's true is no number
+_EXACT = 2.0**53  # past this a number is not exactly one float: the models' way decides
 
 
 def plain_boxes(shapes: list[dict], *, labels: dict[str, dict], width: int,
@@ -185,23 +185,24 @@ def plain_boxes(shapes: list[dict], *, labels: dict[str, dict], width: int,
     SHAPE_LIST and `validate`, which say why. `labels` is the schema by name."""
     out, ids = [], set()
     for shape in shapes:
-        if shape.keys() != _BOX_KEYS or shape["type"] != "bbox":
+        if shape.keys() != _BOX_KEYS:
             return None
-        sid, name = shape["id"], shape["label"]
-        if type(sid) is not str or sid in ids or not _ID.fullmatch(sid) or type(name) is not str:
+        sid, name, x, y, w, h = (shape["id"], shape["label"], shape["x"], shape["y"],
+                                 shape["w"], shape["h"])
+        if shape["type"] != "bbox" or type(sid) is not str or type(name) is not str \
+                or sid in ids or not _ID.fullmatch(sid) \
+                or not {type(x), type(y), type(w), type(h)} <= _NUMBERS:
             return None
         label = labels.get(name)
         if label is None or label["kind"] != "bbox":
             return None
-        box = []
-        for value in (shape["x"], shape["y"], shape["w"], shape["h"]):
-            kind = type(value)  # exactly: JSON's true is no number
-            if not (math.isfinite(value) if kind is float else
-                    kind is int and abs(value) < _EXACT):
-                return None
-            box.append(float(value))
-        x, y, w, h = box
-        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        try:
+            x, y, w, h = float(x), float(y), float(w), float(h)
+        except OverflowError:  # an integer past float range
+            return None
+        # Finite and exact (NaN compares false), a size, inside the image.
+        if not (abs(x) < _EXACT and abs(y) < _EXACT and 0 < w < _EXACT and 0 < h < _EXACT
+                and x >= 0 and y >= 0 and x + w <= width and y + h <= height):
             return None
         ids.add(sid)
         out.append({"id": sid, "type": "bbox", "label": name, "x": x, "y": y, "w": w, "h": h})

@@ -16,16 +16,18 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter, ValidationError
 
 from labelop.annotations import shapes as shape_rules
@@ -36,7 +38,6 @@ from labelop.assets.models import Asset
 from labelop.assets.services import project_location
 from labelop.audit.actions import AuditAction
 from labelop.audit.services import record
-from labelop.core import bulk
 from labelop.core.errors import Invalid
 from labelop.jobs.models import Job
 from labelop.jobs.services import job_create, job_finish, job_progress
@@ -106,13 +107,16 @@ def label_import_run(job: Job) -> dict[str, Any]:
     try:
         if actor is not None:  # still an owner of the project
             require(actor, Action.LABELS_IMPORT, project)
+        plan = _Plan()
         with _no_cycle_collection(), tempfile.NamedTemporaryFile() as upload:
             for block in object_read(location, job.params["key"]):
                 upload.write(block)
             upload.flush()
-            plan = _plan(project, job, Path(upload.name))
-        if not job.params["dry_run"] and plan.changes:
-            _apply(project, plan, actor=actor, job=job)
+            checked = _plan(plan, project, job, Path(upload.name))
+            if job.params["dry_run"]:
+                deque(checked, maxlen=0)
+            else:
+                _apply(project, plan, checked, actor=actor, job=job)
     finally:
         try:
             object_delete(location, job.params["key"])
@@ -244,9 +248,10 @@ class _Index:
 
 # -- fitting ---------------------------------------------------------------------------------
 
-def _plan(project: Project, job: Job, path: Path) -> _Plan:
-    """Every item matched, fitted and checked against its task, in one pass."""
-    plan, index = _Plan(), _Index(project)
+def _plan(plan: _Plan, project: Project, job: Job, path: Path) -> Iterator[list[_Change]]:
+    """Every item matched, fitted and checked against its task, in one pass, into `plan`;
+    the changes of each chunk are yielded as soon as they are known."""
+    index = _Index(project)
     labels = {label["name"]: label for label in project.labels}
     add_labels, mode = job.params["add_labels"], job.params["mode"]
     # Only LabelOp's own format carries redaction regions: replacing a task's shapes from
@@ -264,7 +269,8 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
         if not item.name and not item.sha256:  # the file's own problems, no image's
             continue
         plan.items += 1
-        if plan.items % 5000 == 0:
+        # Not from inside the import's transaction (streamed writes): nobody would see it.
+        if plan.items % 5000 == 0 and not connection.in_atomic_block:
             job_progress(job, done=plan.items)
         target, why = index.find(item)
         if target is None:
@@ -297,15 +303,15 @@ def _plan(project: Project, job: Job, path: Path) -> _Plan:
         if len(schema) != len(project.labels) + len(plan.new_labels):
             schema = by_name([*project.labels, *_added_labels(plan, len(project.labels))])
         if len(fitted) == _CHUNK:
-            _settle(plan, fitted, schema, keep_regions)
+            yield _settle(plan, fitted, schema, keep_regions)
             fitted = []
-    _settle(plan, fitted, schema, keep_regions)
-    return plan
+    yield _settle(plan, fitted, schema, keep_regions)
 
 
 def _settle(plan: _Plan, chunk: list[tuple[_Target, list[dict], str]], schema: dict[str, dict],
-            keep_regions: bool) -> None:
-    """Compare a chunk of fitted items with their tasks' shapes."""
+            keep_regions: bool) -> list[_Change]:
+    """Compare a chunk of fitted items with their tasks' shapes; the chunk's changes."""
+    known = len(plan.changes)
     # A task without shapes (a new project's, often all of them) has nothing to read.
     drawn = [t.task for t, _, _ in chunk if t.shapes]
     current = dict(Annotation.objects.filter(task_id__in=drawn)
@@ -313,6 +319,7 @@ def _settle(plan: _Plan, chunk: list[tuple[_Target, list[dict], str]], schema: d
     for target, shapes, how in chunk:
         _compare(plan, target, current.get(target.task) or [], shapes, schema, how,
                  keep_regions=keep_regions)
+    return plan.changes[known:]
 
 
 def _size_differs(item: formats.Item, target: _Target) -> bool:
@@ -326,7 +333,7 @@ def _fit(plan: _Plan, item: formats.Item, target: _Target, labels: dict[str, dic
     """The item's shapes in the image's pixels, each given the kind its label has."""
     out = []
     for shape in item.shapes:
-        shape = _absolute(shape, target) if item.relative else dict(shape)
+        shape = _absolute(shape, target) if item.relative else shape  # copied by _valid
         label = shape.get("label")
         if shape["type"] == "redaction" or label is None:
             out.append(shape)
@@ -502,17 +509,30 @@ def _add_to_schema(project: Project, plan: _Plan, actor: Actor | None) -> None:
                     "labels": len(locked.labels), "via": "label import"})
 
 
-def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> None:
-    """Every change in one transaction, the job's outcome included: the new shapes staged,
-    their tasks locked and re-checked, then written by a few set-based statements."""
-    at = bulk.time_value(timezone.now())
-    with transaction.atomic(), connection.cursor() as cursor:
-        _stage(cursor, plan.changes)
-        fresh = _claim(cursor, plan, at=at)
+def _apply(project: Project, plan: _Plan, checked: Iterator[list[_Change]], *,
+           actor: Actor | None, job: Job) -> None:
+    """Every change in one transaction, the job's outcome included, written chunk by chunk
+    by a few set-based statements each.
+
+    On PostgreSQL the writes stream: each chunk goes out as soon as it is checked, staged by
+    COPY, then written in pipeline mode (no statement waits for its answer), so the database
+    writes one chunk on one core while Python reads and checks the next on the other; foreign
+    keys are checked by each statement, not all at the commit. SQLite writes in this process,
+    so nothing would overlap: the file is read and checked first, and the one write lock is
+    held for the writes alone."""
+    streamed = connection.vendor == "postgresql"
+    chunks: Iterable[list[_Change]] = checked if streamed else list(checked)
+    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    with transaction.atomic():
+        with _Writer(at=at, by=actor.user.pk if actor else None, project=project,
+                     author_name=actor.name if actor else "console") as writer:
+            for changes in chunks:
+                writer.write(changes)
+        if not plan.changes:
+            return
+        fresh = _fresh(plan, writer.stale)
         if plan.new_labels:
             _add_to_schema(project, plan, actor)
-        _write(cursor, at=at, by=actor.user.pk if actor else None,
-               author_name=actor.name if actor else "console", project=project)
         record(actor=actor, action=AuditAction.LABELS_IMPORTED, project=project,
                target=f"project:{project.pk}", details={
                    "format": job.params["format"], "mode": job.params["mode"],
@@ -523,68 +543,144 @@ def _apply(project: Project, plan: _Plan, *, actor: Actor | None, job: Job) -> N
         job_finish(job, result=plan.report(job.params))
 
 
-# The new shape lists wait in a temporary table of the transaction: each list then crosses to
-# the database once (not once for the annotation and again for its revision) and no statement
-# carries thousands of values.
-_STAGE = "labelop_import_stage"
-
-
-def _stage(cursor: Any, changes: list[_Change]) -> None:
-    json_type = "jsonb" if connection.vendor == "postgresql" else "text"
-    cursor.execute(f"CREATE TEMPORARY TABLE {_STAGE} (task_id bigint PRIMARY KEY, "
-                   f"version integer NOT NULL, n integer NOT NULL, shapes {json_type} NOT NULL, "
-                   f"labels {json_type} NOT NULL)")
-    bulk.insert_rows(_STAGE, ["task_id", "version", "n", "shapes", "labels"], (
-        (c.target.task, c.target.version, len(c.after), bulk.json_value(c.after),
-         bulk.json_value(shape_rules.label_counts(c.after))) for c in changes))
-
-
-def _claim(cursor: Any, plan: _Plan, *, at: Any) -> list[_Change]:
-    """Each staged task a version on, if nobody changed it since the plan read it (nor
-    accepted it): the update's own row locks make the check and the write one step. The
-    changes whose tasks moved on leave the stage and are reported."""
-    task = Task._meta.db_table
-    cursor.execute(f"UPDATE {task} SET version = {task}.version + 1, "  # noqa: S608 - names
-                   f"shape_count = s.n, updated_at = %s FROM {_STAGE} s "
-                   f"WHERE {task}.id = s.task_id AND {task}.version = s.version "
-                   f"AND {task}.state <> %s RETURNING {task}.id", [at, TaskState.ACCEPTED])
-    claimed = {pk for (pk,) in cursor.fetchall()}
-    fresh, stale = [], []
+def _fresh(plan: _Plan, stale: set[int]) -> list[_Change]:
+    """The changes written; those whose tasks moved on are reported."""
+    fresh = []
     for change in plan.changes:
-        if change.target.task in claimed:
+        if change.target.task not in stale:
             fresh.append(change)
             continue
-        stale.append(change)
         plan.conflicts += 1
         plan.error(change.target.name, "changed_meanwhile", f"Task {change.target.task} "
                    "changed while the import ran; import again to include it.")
-    if stale:
-        cursor.executemany(f"DELETE FROM {_STAGE} WHERE task_id = %s",  # noqa: S608
-                           [(c.target.task,) for c in stale])
     return fresh
 
 
-def _write(cursor: Any, *, at: Any, by: int | None, author_name: str, project: Project) -> None:
-    """The staged changes written: annotations replaced, revisions added, label counts
-    replaced (their tasks were moved a version on by _claim)."""
-    annotation, revision = Annotation._meta.db_table, AnnotationRevision._meta.db_table
-    task_label = TaskLabel._meta.db_table
-    staged = f"SELECT task_id FROM {_STAGE}"  # noqa: S608 - table names only, here and below
-    # Label counts come out of the stage's {label: count} objects, by the database's own
-    # JSON functions: half the time of sending a row per task and label.
-    each = ("jsonb_each_text(s.labels)" if connection.vendor == "postgresql"
-            else "json_each(s.labels)")
-    for sql, params in (
-        (f"DELETE FROM {annotation} WHERE task_id IN ({staged})", []),  # noqa: S608
-        (f"INSERT INTO {annotation} (task_id, shapes, updated_at, updated_by_id) "  # noqa: S608
-         f"SELECT task_id, shapes, %s, %s FROM {_STAGE}", [at, by]),
-        (f"INSERT INTO {revision} (task_id, version, shapes, author_id, author_name, "  # noqa: S608
-         f"created_at) SELECT task_id, version + 1, shapes, %s, %s, %s FROM {_STAGE}",
-         [by, author_name, at]),
-        (f"DELETE FROM {task_label} WHERE task_id IN ({staged})", []),  # noqa: S608
-        (f"INSERT INTO {task_label} (project_id, task_id, label, shapes) "  # noqa: S608
-         f"SELECT %s, s.task_id, j.key, CAST(j.value AS integer) FROM {_STAGE} s, {each} j",
-         [project.pk]),
-        (f"DROP TABLE {_STAGE}", []),
-    ):
-        cursor.execute(sql, params)
+# A chunk's new shape lists wait in a temporary table of the transaction: each list crosses
+# to the database once (not once for the annotation and again for its revision), by COPY on
+# PostgreSQL and as one JSON document on SQLite, and no statement carries thousands of values.
+_STAGE = "labelop_import_stage"
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class _Writer:
+    """The staged changes written, a chunk at a time: each task moved a version on if nobody
+    changed it since the plan read it (nor accepted it), its annotation replaced, a revision
+    added, its label counts replaced. The update's own row locks make the version check and
+    the write one step."""
+
+    def __init__(self, *, at: Any, by: int | None, author_name: str, project: Project) -> None:
+        self.at, self.by, self.author_name, self.project = at, by, author_name, project
+        self.pg = connection.vendor == "postgresql"  # streamed: see _apply
+        self.stale: set[int] = set()  # tasks that moved on: left alone
+        self._pipeline: Any = None  # streamed: the last chunk's statements, still running
+        self._answer: Any = None  # and its stale tasks, once they have run
+
+    def __enter__(self) -> _Writer:
+        json = "jsonb" if self.pg else "text"
+        self.cursor = connection.cursor()
+        self.cursor.execute(
+            f"CREATE TEMPORARY TABLE {_STAGE} (task_id bigint PRIMARY KEY, version integer "
+            f"NOT NULL, n integer NOT NULL, shapes {json} NOT NULL, labels {json} NOT NULL)")
+        if self.pg:
+            self.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._wait(*exc)
+            if exc[0] is None:
+                self.cursor.execute(f"DROP TABLE {_STAGE}")
+        finally:
+            self.cursor.close()
+
+    def write(self, changes: list[_Change]) -> None:
+        if not changes:
+            return
+        self._wait()
+        self._stage(changes)
+        self._ids = [c.target.task for c in changes]
+        if self.pg:  # the rest runs while the caller checks the next chunk
+            self._pipeline = connection.connection.pipeline()
+            self._pipeline.__enter__()
+        self._claim(changes)
+        self._replace()
+
+    def _wait(self, *exc: Any) -> None:
+        """The last chunk's statements done (streamed), its stale tasks noted."""
+        if self._pipeline is None:
+            return
+        pipeline, self._pipeline = self._pipeline, None
+        pipeline.__exit__(*(exc or (None, None, None)))
+        with self._answer as answer:
+            self.stale.update(pk for (pk,) in answer.fetchall())
+
+    def _stage(self, changes: list[_Change]) -> None:
+        rows = ((c.target.task, c.target.version, len(c.after), c.after,
+                 shape_rules.label_counts(c.after)) for c in changes)
+        if self.pg:  # COPY: a third of the database's time of any INSERT of this
+            with self.cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for task, version, n, shapes, labels in rows:
+                    copy.write_row((task, version, n, Jsonb(shapes, _dumps),
+                                    Jsonb(labels, _dumps)))
+            return
+        self.cursor.execute(
+            f"INSERT INTO {_STAGE} SELECT value ->> 0, value ->> 1, value ->> 2, "  # noqa: S608
+            "value ->> 3, value ->> 4 FROM json_each(%s)", [_dumps(list(rows))])
+
+    def _in_chunk(self, column: str) -> tuple[str, list]:
+        """`column` among the chunk's staged tasks, as a condition and its values. PostgreSQL
+        is given their ids too, to find them by their keys: it takes a stage it has not
+        measured for a big one, and would scan every task of the project."""
+        staged = f"{column} IN (SELECT task_id FROM {_STAGE})"  # noqa: S608 - names
+        if self.pg:
+            return f"{column} = ANY(%s) AND {staged}", [self._ids]
+        return staged, []
+
+    def _claim(self, changes: list[_Change]) -> None:
+        """The chunk's tasks a version on; the stage keeps the changes of those moved."""
+        task = Task._meta.db_table
+        chunk, ids = self._in_chunk(f"{task}.id")
+        update = (f"UPDATE {task} SET version = {task}.version + 1, shape_count = s.n, "  # noqa: S608 - names
+                  f"updated_at = %s FROM {_STAGE} s WHERE {chunk} AND {task}.id = s.task_id "
+                  f"AND {task}.version = s.version AND {task}.state <> %s "
+                  f"RETURNING {task}.id")
+        params = [self.at, *ids, TaskState.ACCEPTED]
+        if self.pg:  # streamed: the stale ones are read once the pipeline has run
+            self._answer = connection.cursor()
+            self._answer.execute(f"WITH claimed AS ({update}) DELETE FROM {_STAGE} "  # noqa: S608
+                                 "WHERE task_id NOT IN (SELECT id FROM claimed) "
+                                 "RETURNING task_id", params)
+            return
+        self.cursor.execute(update, params)
+        stale = {c.target.task for c in changes} - {pk for (pk,) in self.cursor.fetchall()}
+        if stale:
+            self.cursor.executemany(f"DELETE FROM {_STAGE} WHERE task_id = %s",  # noqa: S608
+                                    [(pk,) for pk in stale])
+            self.stale |= stale
+
+    def _replace(self) -> None:
+        annotation, revision = Annotation._meta.db_table, AnnotationRevision._meta.db_table
+        task_label = TaskLabel._meta.db_table
+        staged, ids = self._in_chunk("task_id")
+        # Label counts come out of the stage's {label: count} objects, by the database's own
+        # JSON functions: half the time of sending a row per task and label.
+        each = "jsonb_each_text(s.labels)" if self.pg else "json_each(s.labels)"
+        for sql, params in (
+            (f"DELETE FROM {annotation} WHERE {staged}", ids),  # noqa: S608
+            (f"INSERT INTO {annotation} (task_id, shapes, updated_at, updated_by_id) "  # noqa: S608
+             f"SELECT task_id, shapes, %s, %s FROM {_STAGE}", [self.at, self.by]),
+            (f"INSERT INTO {revision} (task_id, version, shapes, author_id, author_name, "  # noqa: S608
+             f"created_at) SELECT task_id, version + 1, shapes, %s, %s, %s FROM {_STAGE}",
+             [self.by, self.author_name, self.at]),
+            (f"DELETE FROM {task_label} WHERE {staged}", ids),  # noqa: S608
+            (f"INSERT INTO {task_label} (project_id, task_id, label, shapes) "  # noqa: S608
+             f"SELECT %s, s.task_id, j.key, CAST(j.value AS integer) FROM {_STAGE} s, {each} j",
+             [self.project.pk]),
+            # Emptied for the next chunk (TRUNCATE leaves no dead rows for it to scan).
+            (f"{'TRUNCATE' if self.pg else 'DELETE FROM'} {_STAGE}", []),
+        ):
+            self.cursor.execute(sql, params)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 
 from labelop.annotations.models import (
     Annotation,
@@ -354,15 +356,35 @@ def _two_photos_and_their_boxes(world: World) -> tuple[Project, Task, Task, byte
 
 
 def _meanwhile(monkeypatch, change: Callable[[], object]) -> None:
-    """`change` runs between the import's reading of the tasks and its writing."""
+    """`change` runs between the import's reading of the tasks and its writing, on a
+    connection of its own, as another person's request would."""
     planned = imports._plan
 
     def plan_then_change(*args):
-        plan = planned(*args)
-        change()
-        return plan
+        for i, chunk in enumerate(planned(*args)):
+            if i == 0:
+                _elsewhere(change)
+            yield chunk
 
     monkeypatch.setattr(imports, "_plan", plan_then_change)
+
+
+def _elsewhere(change: Callable[[], object]) -> None:
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            change()
+        except BaseException as exc:  # raised again below, in the test
+            failed.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
@@ -379,6 +401,33 @@ def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(
     assert Annotation.objects.get(task=first).shapes == [saved]
     assert [s["x"] for s in Annotation.objects.get(task=second).shapes] == [20]
     assert AnnotationRevision.objects.filter(task=first).count() == 1
+
+
+def test_an_import_written_chunk_by_chunk_leaves_a_task_saved_meanwhile_alone(
+        world: World, data_dir, monkeypatch) -> None:
+    project = _project(world, "target")
+    tasks = _images(project, world.users["owner"], 3)
+    data = _coco([{"id": i + 1, "file_name": f"photo-{i}.jpg", "width": 200, "height": 150}
+                  for i in range(3)],
+                 [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [20 + i, 20, 10, 10]}
+                  for i in range(3)])
+    monkeypatch.setattr(imports, "_CHUNK", 1)  # each task a chunk (and a pipeline step) of its own
+    saved = {"id": "s", "type": "bbox", "label": "car", "x": 1, "y": 2, "w": 3, "h": 4}
+    _meanwhile(monkeypatch, lambda: annotation_save(
+        actor=Actor(user=world.users["owner"]), task_id=tasks[2].pk,
+        shapes=SHAPE_LIST.validate_python([saved]), if_match=0))
+    job = _import(world, project, data, "instances.json", format="coco")
+
+    assert job.result["tasks_changed"] == 2
+    assert [e["code"] for e in job.result["errors"]] == ["changed_meanwhile"]
+    for i, task in enumerate(tasks[:2]):
+        assert [s["x"] for s in _shapes(task)] == [20 + i]
+        assert Task.objects.get(pk=task.pk).version == 1
+        assert dict(TaskLabel.objects.filter(task=task).values_list("label", "shapes")) == \
+            {"car": 1}
+    assert Annotation.objects.get(task=tasks[2]).shapes == [saved]
+    assert AnnotationRevision.objects.filter(task=tasks[2]).count() == 1
+    assert AnnotationRevision.objects.filter(task__in=tasks[:2]).count() == 2
 
 
 def test_a_task_accepted_while_the_import_ran_is_left_alone_and_reported(
