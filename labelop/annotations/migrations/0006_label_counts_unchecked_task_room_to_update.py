@@ -6,7 +6,8 @@ from django.db import migrations, models
 # column (version, shape count, times) is a HOT update, which writes none of the task's six
 # indexes. Half, because a label import updates every task of a project in one transaction,
 # where no old row version can be pruned before the commit: the 50k-task import's task update
-# went from 1.0 s to 0.2 s. Existing pages get the room as they are rewritten.
+# went from 1.0 s to 0.2 s. Pages filled from now on keep the room; a big existing table gets
+# it only when rewritten (VACUUM FULL, or pg_repack without the lock).
 # SQLite has no such setting.
 
 
