@@ -558,7 +558,7 @@ def _fresh(plan: _Plan, stale: set[int]) -> list[_Change]:
 
 # A chunk's new shape lists wait in a temporary table of the transaction: each list crosses
 # to the database once (not once for the annotation and again for its revision), by COPY on
-# PostgreSQL and as one JSON document on SQLite, and no statement carries thousands of values.
+# PostgreSQL and one prepared INSERT on SQLite, and no statement carries thousands of values.
 _STAGE = "labelop_import_stage"
 
 
@@ -609,14 +609,17 @@ class _Writer:
         self._claim(changes)
         self._replace()
 
-    def _wait(self, *exc: Any) -> None:
-        """The last chunk's statements done (streamed), its stale tasks noted."""
+    def _wait(self, error: type[BaseException] | None = None, *exc: Any) -> None:
+        """The last chunk's statements done (streamed), its stale tasks noted. After an error
+        the pipeline is only ended: its answer may never have come, and the error is the
+        one to raise."""
         if self._pipeline is None:
             return
         pipeline, self._pipeline = self._pipeline, None
-        pipeline.__exit__(*(exc or (None, None, None)))
+        pipeline.__exit__(error, *(exc or (None, None)))
         with self._answer as answer:
-            self.stale.update(pk for (pk,) in answer.fetchall())
+            if error is None:
+                self.stale.update(pk for (pk,) in answer.fetchall())
 
     def _stage(self, changes: list[_Change]) -> None:
         rows = ((c.target.task, c.target.version, len(c.after), c.after,
@@ -627,9 +630,9 @@ class _Writer:
                     copy.write_row((task, version, n, Jsonb(shapes, _dumps),
                                     Jsonb(labels, _dumps)))
             return
-        self.cursor.execute(
-            f"INSERT INTO {_STAGE} SELECT value ->> 0, value ->> 1, value ->> 2, "  # noqa: S608
-            "value ->> 3, value ->> 4 FROM json_each(%s)", [_dumps(list(rows))])
+        self.cursor.executemany(f"INSERT INTO {_STAGE} VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+                                [(task, version, n, _dumps(shapes), _dumps(labels))
+                                 for task, version, n, shapes, labels in rows])
 
     def _in_chunk(self, column: str) -> tuple[str, list]:
         """`column` among the chunk's staged tasks, as a condition and its values. PostgreSQL

@@ -9,11 +9,12 @@ import json
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
+from django.db import connection, connections, transaction
 
 from labelop.annotations.models import (
     Annotation,
@@ -428,6 +429,72 @@ def test_an_import_written_chunk_by_chunk_leaves_a_task_saved_meanwhile_alone(
     assert Annotation.objects.get(task=tasks[2]).shapes == [saved]
     assert AnnotationRevision.objects.filter(task=tasks[2]).count() == 1
     assert AnnotationRevision.objects.filter(task__in=tasks[:2]).count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="only PostgreSQL writes a chunk while it checks the next")
+def test_a_write_failing_while_the_next_chunk_is_read_fails_the_import_with_its_own_reason(
+        world: World, data_dir, monkeypatch) -> None:
+    project = _project(world, "target")
+    tasks = _images(project, world.users["owner"], 3)
+    for task in tasks:  # drawn: each chunk reads its tasks' shapes, with a write under way
+        _draw(task, [{"id": "t", "type": "tag", "label": "night"}])
+    data = _coco([{"id": i + 1, "file_name": f"photo-{i}.jpg", "width": 200, "height": 150}
+                  for i in range(3)],
+                 [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [20, 20, 10, 10]}
+                  for i in range(3)])
+    monkeypatch.setattr(imports, "_CHUNK", 1)
+    entered = imports._Writer.__enter__
+
+    def impatient(writer: imports._Writer) -> imports._Writer:
+        entered(writer)
+        writer.cursor.execute("SET LOCAL lock_timeout = '200ms'")
+        return writer
+
+    monkeypatch.setattr(imports._Writer, "__enter__", impatient)
+    owner = api_for(world.users["owner"])
+    response = owner.client.post(
+        f"/api/v1/projects/{project.pk}/label-imports",
+        {"file": SimpleUploadedFile("instances.json", data), "format": "coco"},
+        headers=owner.headers)
+    # The second task's claim waits for another transaction's lock until the third chunk's
+    # read meets the timeout: that error, not the unread answer of the claim, fails the job.
+    with _held(tasks[1]):
+        run_jobs()
+
+    job = Job.objects.get(pk=response.json()["job"])
+    assert (job.status, job.error["code"]) == ("failed", "OperationalError")
+    assert "lock timeout" in job.error["message"]
+    assert [_shapes(task) for task in tasks] == [[{"type": "tag", "label": "night"}]] * 3
+    assert not AnnotationRevision.objects.filter(task__in=tasks).exists()
+    assert set(Task.objects.filter(pk__in=[t.pk for t in tasks]).values_list("version",
+                                                                            flat=True)) == {0}
+    assert not AuditEvent.objects.filter(action="labels.imported").exists()
+
+
+@contextmanager
+def _held(task: Task) -> Iterator[None]:
+    """`task`'s row locked by another connection's transaction while the block runs."""
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Task.objects.select_for_update().get(pk=task.pk)
+                held.set()
+                done.wait(60)
+        finally:
+            held.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def test_a_task_accepted_while_the_import_ran_is_left_alone_and_reported(
