@@ -32,7 +32,9 @@ def read(archive: Archive) -> Iterator[Item]:
                           '"images" and "annotations" lists.')
     categories = _categories(doc.get("categories"))
     file = Item(name="")  # problems that belong to no image
-    by_image = _by_image(doc["annotations"], where, file)
+    # Taken out of the document: each image's annotations are freed once read (a large
+    # file's annotations are most of the memory a read takes).
+    by_image = _by_image(doc.pop("annotations"), where, file)
     seen: set[int | str] = set()
     for image in doc["images"]:
         item = _item(image, where, file, seen)
