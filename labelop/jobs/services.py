@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from labelop.core.errors import DomainError
@@ -43,11 +43,24 @@ def job_start(job_id: int) -> Job | None:
 
 
 def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
+    """Record how far a job has come, and that it is alive. Seen at once even from inside a
+    transaction (a label import writes all its work in one) on PostgreSQL, by a connection of
+    its own; SQLite's single writer is that transaction, so there it lands at the commit."""
     job.done, job.heartbeat_at = done, timezone.now()
     if total is not None:
         job.total = total
-    Job.objects.filter(pk=job.pk).update(done=job.done, total=job.total,
-                                         heartbeat_at=job.heartbeat_at)
+    if not (connection.in_atomic_block and connection.vendor == "postgresql"):
+        Job.objects.filter(pk=job.pk).update(done=job.done, total=job.total,
+                                             heartbeat_at=job.heartbeat_at)
+        return
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with side.cursor() as cursor:
+            cursor.execute(f"UPDATE {Job._meta.db_table} SET done = %s, total = %s, "  # noqa: S608
+                           "heartbeat_at = %s WHERE id = %s",
+                           [job.done, job.total, job.heartbeat_at, job.pk])
+    finally:
+        side.close()
 
 
 def job_stopped(job: Job) -> bool:

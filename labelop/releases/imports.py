@@ -269,8 +269,7 @@ def _plan(plan: _Plan, project: Project, job: Job, path: Path) -> Iterator[list[
         if not item.name and not item.sha256:  # the file's own problems, no image's
             continue
         plan.items += 1
-        # Not from inside the import's transaction (streamed writes): nobody would see it.
-        if plan.items % 5000 == 0 and not connection.in_atomic_block:
+        if plan.items % 5000 == 0:
             job_progress(job, done=plan.items)
         target, why = index.find(item)
         if target is None:

@@ -8,16 +8,17 @@ import multiprocessing
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from labelop.core.liveness import Held, alive
 from labelop.jobs.models import Job, JobStatus
 from labelop.jobs.recovery import MAX_ATTEMPTS, jobs_recover, worker_lock
-from labelop.jobs.services import job_create, job_finish
+from labelop.jobs.services import job_create, job_finish, job_progress
 from labelop.releases.jobs import snapshot_write_job
 from labelop.releases.models import Snapshot
 from labelop.releases.services import snapshots_recover
@@ -182,3 +183,28 @@ def test_a_workers_watch_gives_up_a_snapshot_whose_writer_died(world: World) -> 
 
     assert Snapshot.objects.get(pk=dead.pk).status == "failed"
     assert snapshots_recover() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_reporting_from_inside_its_transaction_is_seen_alive_at_once() -> None:
+    """A label import writes all its work in one transaction; its progress is seen meanwhile
+    on PostgreSQL, and on SQLite (whose one writer is that transaction) at the commit."""
+    job = Job.objects.create(kind="label_import", status=JobStatus.RUNNING)
+    with transaction.atomic():
+        job_progress(job, done=5000, total=50000)
+        seen = _read_elsewhere(job.pk)
+    assert seen == ((5000, 50000) if connection.vendor == "postgresql" else (0, None))
+    assert _read_elsewhere(job.pk) == (5000, 50000)
+
+
+def _read_elsewhere(pk: int) -> tuple[int, int | None]:
+    """The job's progress as another connection sees it."""
+    def read() -> tuple[int, int | None]:
+        try:
+            job = Job.objects.get(pk=pk)
+            return job.done, job.total
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(read).result()
