@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from labelop.core.errors import DomainError
@@ -44,8 +44,9 @@ def job_start(job_id: int) -> Job | None:
 
 def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
     """Record how far a job has come, and that it is alive. Seen at once even from inside a
-    transaction (a label import writes all its work in one) on PostgreSQL, by a connection of
-    its own; SQLite's single writer is that transaction, so there it lands at the commit."""
+    transaction on PostgreSQL (a streamed label import reports from inside its one), through a
+    connection of its own; on SQLite, whose one writer is that transaction, it lands at the
+    commit. A report that cannot be written is only logged: the work goes on."""
     job.done, job.heartbeat_at = done, timezone.now()
     if total is not None:
         job.total = total
@@ -56,9 +57,13 @@ def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
     side = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with side.cursor() as cursor:
+            # Never waits behind the job's own transaction, should that ever hold the row.
+            cursor.execute("SET lock_timeout = '1s'")
             cursor.execute(f"UPDATE {Job._meta.db_table} SET done = %s, total = %s, "  # noqa: S608
                            "heartbeat_at = %s WHERE id = %s",
                            [job.done, job.total, job.heartbeat_at, job.pk])
+    except DatabaseError:
+        logger.warning("job %s: its progress could not be reported", job.pk, exc_info=True)
     finally:
         side.close()
 

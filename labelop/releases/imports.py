@@ -608,17 +608,23 @@ class _Writer:
         self._claim(changes)
         self._replace()
 
-    def _wait(self, error: type[BaseException] | None = None, *exc: Any) -> None:
+    def _wait(self, error: type[BaseException] | None = None, exc: BaseException | None = None,
+              tb: Any = None) -> None:
         """The last chunk's statements done (streamed), its stale tasks noted. After an error
-        the pipeline is only ended: its answer may never have come, and the error is the
-        one to raise."""
+        the pipeline is only ended: its answer may never have come, and the error is the one
+        to raise. Django's errors either way, as its own cursors raise them."""
         if self._pipeline is None:
             return
         pipeline, self._pipeline = self._pipeline, None
-        pipeline.__exit__(error, *(exc or (None, None)))
-        with self._answer as answer:
+        answer, self._answer = self._answer, None
+        try:
+            with connection.wrap_database_errors:
+                pipeline.__exit__(error, exc, tb)
             if error is None:
                 self.stale.update(pk for (pk,) in answer.fetchall())
+        finally:
+            if answer is not None:
+                answer.close()
 
     def _stage(self, changes: list[_Change]) -> None:
         rows = ((c.target.task, c.target.version, len(c.after), c.after,

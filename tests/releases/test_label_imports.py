@@ -476,6 +476,7 @@ def test_a_write_failing_while_the_next_chunk_is_read_fails_the_import_with_its_
 def _held(task: Task) -> Iterator[None]:
     """`task`'s row locked by another connection's transaction while the block runs."""
     held, done = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
 
     def hold() -> None:
         try:
@@ -483,6 +484,8 @@ def _held(task: Task) -> Iterator[None]:
                 Task.objects.select_for_update().get(pk=task.pk)
                 held.set()
                 done.wait(60)
+        except BaseException as exc:  # raised again below, in the test
+            failed.append(exc)
         finally:
             held.set()
             connections.close_all()
@@ -491,6 +494,8 @@ def _held(task: Task) -> Iterator[None]:
     thread.start()
     held.wait()
     try:
+        if failed:
+            raise failed[0]
         yield
     finally:
         done.set()

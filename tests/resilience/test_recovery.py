@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from django.db import connection, connections, transaction
@@ -193,16 +194,17 @@ def test_a_job_reporting_from_inside_its_transaction_is_seen_alive_at_once() -> 
     with transaction.atomic():
         job_progress(job, done=5000, total=50000)
         seen = _read_elsewhere(job.pk)
-    assert seen == ((5000, 50000) if connection.vendor == "postgresql" else (0, None))
-    assert _read_elsewhere(job.pk) == (5000, 50000)
+    reported = (5000, 50000, job.heartbeat_at)
+    assert seen == (reported if connection.vendor == "postgresql" else (0, None, None))
+    assert _read_elsewhere(job.pk) == reported
 
 
-def _read_elsewhere(pk: int) -> tuple[int, int | None]:
-    """The job's progress as another connection sees it."""
-    def read() -> tuple[int, int | None]:
+def _read_elsewhere(pk: int) -> tuple[int, int | None, datetime | None]:
+    """The job's progress and heartbeat as another connection sees them."""
+    def read() -> tuple[int, int | None, datetime | None]:
         try:
             job = Job.objects.get(pk=pk)
-            return job.done, job.total
+            return job.done, job.total, job.heartbeat_at
         finally:
             connections.close_all()
 
