@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from labelop.accounts.models import User
@@ -25,6 +27,8 @@ from labelop.permissions import Actor, Role
 from labelop.projects.models import Membership, Project, Sensitivity
 from tests.model_server import ModelServer, serve
 from tests.openapi_check import check_response
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -240,6 +244,20 @@ def recovery_code(user: User) -> str:
     code = StaticToken.random_token()
     _recovery_device(user).token_set.create(token=code)
     return code
+
+
+def elsewhere(work: Callable[[], T]) -> T:
+    """`work`'s result, done on a connection of its own (another thread), as another
+    person's request would; its error is raised here."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_closing, work).result()
+
+
+def _closing(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    finally:
+        connections.close_all()
 
 
 def run_jobs() -> None:

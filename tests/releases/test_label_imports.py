@@ -33,7 +33,7 @@ from labelop.permissions import Actor
 from labelop.projects.models import Membership, Project, Sensitivity
 from labelop.releases import imports
 from tests import images
-from tests.conftest import World, api_for, run_jobs
+from tests.conftest import World, api_for, elsewhere, run_jobs
 from tests.labeling import LABELS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -364,28 +364,10 @@ def _meanwhile(monkeypatch, change: Callable[[], object]) -> None:
     def plan_then_change(*args):
         for i, chunk in enumerate(planned(*args)):
             if i == 0:
-                _elsewhere(change)
+                elsewhere(change)
             yield chunk
 
     monkeypatch.setattr(imports, "_plan", plan_then_change)
-
-
-def _elsewhere(change: Callable[[], object]) -> None:
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            change()
-        except BaseException as exc:  # raised again below, in the test
-            failed.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
 
 
 def test_a_task_saved_while_the_import_ran_keeps_that_save_and_is_reported(

@@ -8,11 +8,10 @@ import multiprocessing
 import os
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -23,7 +22,7 @@ from labelop.jobs.services import job_create, job_finish, job_progress
 from labelop.releases.jobs import snapshot_write_job
 from labelop.releases.models import Snapshot
 from labelop.releases.services import snapshots_recover
-from tests.conftest import World, api_for
+from tests.conftest import World, api_for, elsewhere
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 
@@ -201,12 +200,5 @@ def test_a_job_reporting_from_inside_its_transaction_is_seen_alive_at_once() -> 
 
 def _read_elsewhere(pk: int) -> tuple[int, int | None, datetime | None]:
     """The job's progress and heartbeat as another connection sees them."""
-    def read() -> tuple[int, int | None, datetime | None]:
-        try:
-            job = Job.objects.get(pk=pk)
-            return job.done, job.total, job.heartbeat_at
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(read).result()
+    return elsewhere(lambda: Job.objects.filter(pk=pk).values_list(
+        "done", "total", "heartbeat_at").get())
